@@ -1,0 +1,249 @@
+//! Fundamental frequency (F0) and voicing per frame.
+//!
+//! A McLeod Pitch Method (MPM) tracker: P. McLeod and G. Wyvill, "A smarter way to find pitch",
+//! Proc. ICMC 2005. The normalised square difference function (NSDF)
+//! `n(τ) = 2·r(τ) / m(τ)`, where `r` is the autocorrelation (from the shared FFT, see
+//! [`Spectrum::autocorrelation`]) and `m(τ) = Σ x[j]² + x[j+τ]²`, is computed for lags in the
+//! configured F0 range; the first "key maximum" within a fraction of the highest one is the
+//! period, refined by parabolic interpolation. Its height is the frame's clarity (voicing
+//! strength). Picking the first key maximum, rather than the highest, protects against octave
+//! errors. The NSDF works on the periodicity in the harmonics, so it still finds the period of
+//! telephone speech whose fundamental is filtered out.
+//!
+//! All buffers are allocated in [`PitchTracker::new`]; [`PitchTracker::process`] does not
+//! allocate.
+
+use serde::Deserialize;
+
+use super::spectrum::Spectrum;
+use crate::error::ConfigError;
+
+/// Pitch tracker settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PitchConfig {
+    /// Lowest F0 searched, in Hz (default 60).
+    pub min_hz: f32,
+    /// Highest F0 searched, in Hz (default 500).
+    pub max_hz: f32,
+    /// NSDF clarity above which a frame is voiced (default 0.6).
+    pub voicing_threshold: f32,
+}
+
+impl Default for PitchConfig {
+    fn default() -> Self {
+        Self {
+            min_hz: 60.0,
+            max_hz: 500.0,
+            voicing_threshold: 0.6,
+        }
+    }
+}
+
+impl PitchConfig {
+    /// Checks ranges.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the field out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.min_hz.is_finite() && self.min_hz >= 30.0) {
+            return Err(ConfigError::new("pitch.min_hz", "must be at least 30 Hz"));
+        }
+        if !(self.max_hz.is_finite() && self.max_hz > self.min_hz * 1.5) {
+            return Err(ConfigError::new(
+                "pitch.max_hz",
+                "must be finite and at least 1.5 × pitch.min_hz",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.voicing_threshold) {
+            return Err(ConfigError::new(
+                "pitch.voicing_threshold",
+                "must lie in [0, 1]",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The pitch of one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PitchEstimate {
+    /// F0 in Hz, `None` when the frame is unvoiced.
+    pub f0_hz: Option<f32>,
+    /// Periodicity strength in [0, 1] (the NSDF peak), whether or not the frame is voiced.
+    pub clarity: f32,
+}
+
+/// Per-frame F0 tracker.
+#[derive(Debug)]
+pub struct PitchTracker {
+    config: PitchConfig,
+    rate: f32,
+    min_lag: usize,
+    max_lag: usize,
+    acf: Vec<f32>,
+    nsdf: Vec<f32>,
+}
+
+/// Fraction of the highest NSDF maximum that the first key maximum must reach.
+const KEY_MAX_RATIO: f32 = 0.9;
+
+impl PitchTracker {
+    /// A tracker for windows of `window` samples at `rate` Hz.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the window cannot hold two periods of `min_hz` or `max_hz` is at
+    /// or above a quarter of the rate.
+    pub fn new(config: &PitchConfig, window: usize, rate: u32) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let rate_f = rate as f32;
+        let max_lag = (rate_f / config.min_hz).ceil() as usize + 1;
+        let min_lag = ((rate_f / config.max_hz).floor() as usize).max(2);
+        if 2 * max_lag > window + 2 {
+            return Err(ConfigError::new(
+                "pitch.min_hz",
+                format!(
+                    "a {window}-sample window cannot hold two periods of {} Hz",
+                    config.min_hz
+                ),
+            ));
+        }
+        Ok(Self {
+            config: config.clone(),
+            rate: rate_f,
+            min_lag,
+            max_lag,
+            acf: vec![0.0; max_lag + 2],
+            nsdf: vec![0.0; max_lag + 2],
+        })
+    }
+
+    /// Estimates the pitch of `window` whose spectrum `spectrum` holds.
+    pub fn process(&mut self, window: &[f32], spectrum: &mut Spectrum) -> PitchEstimate {
+        spectrum.autocorrelation(&mut self.acf);
+        let n = window.len();
+        let hi = (self.max_lag + 1).min(n - 1);
+        // m(τ) = Σ_{j<n-τ} x[j]² + x[j+τ]², updated lag by lag.
+        let mut m = 2.0 * self.acf[0];
+        if m <= f32::MIN_POSITIVE {
+            return PitchEstimate::default();
+        }
+        self.nsdf[0] = 1.0;
+        for tau in 1..=hi {
+            m -= window[tau - 1] * window[tau - 1] + window[n - tau] * window[n - tau];
+            self.nsdf[tau] = if m > 1e-12 {
+                2.0 * self.acf[tau] / m
+            } else {
+                0.0
+            };
+        }
+        // Key maxima: the highest point between each positive-going and negative-going zero
+        // crossing, within the lag range.
+        let mut best = 0.0f32;
+        let mut tau = self.min_lag.max(1);
+        // Skip the lobe around lag 0.
+        while tau < hi && self.nsdf[tau] > 0.0 {
+            tau += 1;
+        }
+        let start = tau;
+        for t in start..hi {
+            let v = self.nsdf[t];
+            if v > self.nsdf[t - 1] && v >= self.nsdf[t + 1] && v > best {
+                best = v;
+            }
+        }
+        if best <= 0.0 {
+            return PitchEstimate::default();
+        }
+        let threshold = KEY_MAX_RATIO * best;
+        let mut chosen = None;
+        for t in start..hi {
+            let v = self.nsdf[t];
+            if v > self.nsdf[t - 1] && v >= self.nsdf[t + 1] && v >= threshold {
+                chosen = Some(t);
+                break;
+            }
+        }
+        let Some(t) = chosen else {
+            return PitchEstimate::default();
+        };
+        let (a, b, c) = (self.nsdf[t - 1], self.nsdf[t], self.nsdf[t + 1]);
+        let denom = a - 2.0 * b + c;
+        let (shift, peak) = if denom.abs() > 1e-12 {
+            let s = 0.5 * (a - c) / denom;
+            (s, b - 0.25 * (a - c) * s)
+        } else {
+            (0.0, b)
+        };
+        let lag = t as f32 + shift;
+        let f0 = self.rate / lag;
+        let clarity = peak.clamp(0.0, 1.0);
+        let voiced = clarity >= self.config.voicing_threshold
+            && f0 >= self.config.min_hz * 0.97
+            && f0 <= self.config.max_hz * 1.03;
+        PitchEstimate {
+            f0_hz: voiced.then_some(f0),
+            clarity,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn harmonic(rate: u32, f0: f32, n: usize, first: usize, last: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                (first..=last)
+                    .map(|k| (2.0 * std::f32::consts::PI * f0 * k as f32 * t).sin() / k as f32)
+                    .sum::<f32>()
+                    * 0.2
+            })
+            .collect()
+    }
+
+    fn estimate(x: &[f32], rate: u32) -> PitchEstimate {
+        let mut s = Spectrum::new(x.len(), rate);
+        let mut p = PitchTracker::new(&PitchConfig::default(), x.len(), rate).unwrap();
+        s.process(x);
+        p.process(x, &mut s)
+    }
+
+    #[test]
+    fn finds_f0_of_a_harmonic_complex() {
+        for f0 in [70.0, 110.0, 220.0, 400.0] {
+            let x = harmonic(8000, f0, 320, 1, 8);
+            let e = estimate(&x, 8000);
+            let got = e.f0_hz.expect("voiced");
+            assert!((got / f0 - 1.0).abs() < 0.01, "{f0}: {got}");
+        }
+    }
+
+    #[test]
+    fn finds_missing_fundamental() {
+        // Telephone band: harmonics from 300 Hz up only.
+        for f0 in [100.0f32, 150.0, 210.0] {
+            let first = (300.0 / f0).ceil() as usize;
+            let x = harmonic(8000, f0, 320, first, first + 6);
+            let got = estimate(&x, 8000).f0_hz.expect("voiced");
+            assert!((got / f0 - 1.0).abs() < 0.01, "{f0}: {got}");
+        }
+    }
+
+    #[test]
+    fn silence_and_noise_are_unvoiced() {
+        assert_eq!(estimate(&[0.0; 320], 8000).f0_hz, None);
+        let mut state = 0x1234_5678u32;
+        let noise: Vec<f32> = (0..320)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state as f32 / u32::MAX as f32) - 0.5
+            })
+            .collect();
+        assert_eq!(estimate(&noise, 8000).f0_hz, None);
+    }
+}

@@ -1,0 +1,71 @@
+//! # callpulse
+//!
+//! Real-time voice call analytics: per-frame pitch, loudness and voice activity for both
+//! parties of a contact-centre call, as a stream of JSON Lines records.
+//!
+//! ## Data flow
+//!
+//! ```text
+//! Source ──► PartyAnalyzer (per party) ───────────────────────────► CallAnalyzer ──► sinks
+//! WAV file    resample → DC block → framer → features               aligns frames    JSONL
+//!             (rubato)               10 ms    spectrum, pitch,                        memory
+//!                                    hop      loudness, VAD
+//! ```
+//!
+//! * [`source`]: where audio comes from ([`source::Source`]; [`source::wav::WavSource`]).
+//! * [`resample`], [`frames`], [`features`]: one party's chain, every stage built once and then
+//!   run without allocating.
+//! * [`party`], [`call`]: the chains of a call and the alignment of both parties' frames.
+//! * [`pipeline`]: the analysis thread and the sink threads, joined by bounded channels.
+//! * [`sink`], [`record`], [`summary`]: the output contract.
+//!
+//! ## Example
+//!
+//! ```no_run
+//! use callpulse::{AnalysisConfig, Overflow, Pipeline};
+//! use callpulse::sink::JsonlSink;
+//! use callpulse::source::wav::WavSource;
+//!
+//! # fn main() -> Result<(), callpulse::Error> {
+//! let source = WavSource::stereo("call.wav".as_ref(), 0, 1)?;
+//! let report = Pipeline::new(AnalysisConfig::default())
+//!     .frames(true)
+//!     .sink(JsonlSink::new(std::io::stdout()), Overflow::Block)
+//!     .spawn(Box::new(source))?
+//!     .wait()?;
+//! eprintln!("agent talk ratio: {:?}", report.summary.talk_ratio_agent);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Real-time contract
+//!
+//! Stages allocate in their constructors and process into memory they own; the per-frame path
+//! (`PartyAnalyzer::push` and everything it calls) performs no heap allocation, takes no lock,
+//! does no I/O and does not log. A test runs it under an allocation guard.
+
+#![warn(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+pub mod call;
+pub mod config;
+pub mod degrade;
+pub mod error;
+pub mod features;
+pub mod filter;
+pub mod frames;
+pub mod party;
+pub mod pipeline;
+pub mod record;
+pub mod resample;
+pub mod role;
+pub mod sink;
+pub mod source;
+pub mod stats;
+pub mod summary;
+pub mod time;
+
+pub use config::AnalysisConfig;
+pub use error::Error;
+pub use pipeline::{Overflow, Pipeline};
+pub use role::Role;

@@ -1,0 +1,363 @@
+//! The `callpulse` command line. Library errors are typed; here they become one-line messages.
+
+use std::fs::File;
+use std::io::{self, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use callpulse::config::RawConfig;
+use callpulse::features::pitch::PitchConfig;
+use callpulse::pipeline::{Overflow, Pipeline, RunReport};
+use callpulse::sink::{JsonlSink, MemorySink};
+use callpulse::source::Source;
+use callpulse::source::wav::WavSource;
+use callpulse::{AnalysisConfig, Role};
+
+/// The sample call shipped for `callpulse demo` (see assets/demo/NOTICE.md).
+const DEMO_CALL: &str = "assets/demo/auto_repairs_60s_stereo.wav";
+
+/// Real-time voice call analytics for contact-centre calls.
+///
+/// callpulse measures both sides of a call frame by frame (pitch, loudness, voice activity)
+/// and writes JSON Lines: optional per-frame records, then a summary of the call.
+#[derive(Parser)]
+#[command(name = "callpulse", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse a call recording and write JSON Lines.
+    ///
+    /// Inputs: a stereo WAV (channel 0 = agent, channel 1 = caller unless remapped), two mono
+    /// WAVs with --agent and --caller, or a mono WAV analysed as one party (--role). Any
+    /// sample rate and any WAV sample format that hound reads (8/16/24/32-bit PCM, 32-bit
+    /// float).
+    ///
+    /// Examples:
+    ///   callpulse analyze call.wav --frames -o call.jsonl
+    ///   callpulse analyze call.wav --agent-channel 1 --caller-channel 0
+    ///   callpulse analyze --agent agent.wav --caller caller.wav
+    ///   callpulse analyze customer.wav --role caller
+    #[command(verbatim_doc_comment)]
+    Analyze(AnalyzeArgs),
+    /// Analyse the sample call shipped with callpulse and print a readable summary.
+    Demo {
+        /// Also write the full JSON Lines output (frames included) to this file.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// A WAV file: stereo (one channel per party) or mono (one party, see --role).
+    #[arg(value_name = "FILE", required_unless_present_all = ["agent", "caller"], conflicts_with_all = ["agent", "caller"])]
+    file: Option<PathBuf>,
+    /// Mono WAV of the agent's side (use with --caller).
+    #[arg(long, value_name = "WAV", requires = "caller")]
+    agent: Option<PathBuf>,
+    /// Mono WAV of the caller's side (use with --agent).
+    #[arg(long, value_name = "WAV", requires = "agent")]
+    caller: Option<PathBuf>,
+    /// Channel of FILE that carries the agent (0-based).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    agent_channel: u16,
+    /// Channel of FILE that carries the caller (0-based).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    caller_channel: u16,
+    /// For a mono FILE: which party it is.
+    #[arg(long, value_name = "ROLE", default_value = "caller", value_parser = ["agent", "caller"])]
+    role: String,
+    /// Write per-frame records (100 per second of audio; large).
+    #[arg(long)]
+    frames: bool,
+    /// Write to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    tuning: Tuning,
+    /// Print processing figures (CPU time per frame, real-time factor) to standard error.
+    #[arg(long)]
+    stats: bool,
+    /// Never show a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Args)]
+struct Tuning {
+    /// Analysis configuration file (JSON; fields as in callpulse::config::RawConfig).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Analysis rate in Hz: 8000 or 16000 [default: 8000 for inputs at 8 kHz or below,
+    /// 16000 otherwise].
+    #[arg(long, value_name = "HZ")]
+    analysis_rate: Option<u32>,
+    /// Lowest pitch searched, in Hz [default: 60].
+    #[arg(long, value_name = "HZ")]
+    pitch_min: Option<f32>,
+    /// Highest pitch searched, in Hz [default: 500].
+    #[arg(long, value_name = "HZ")]
+    pitch_max: Option<f32>,
+}
+
+impl Tuning {
+    fn config(&self) -> Result<AnalysisConfig> {
+        let raw: RawConfig = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("{}: cannot read the configuration", path.display())
+                })?;
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{}: invalid configuration", path.display()))?
+            }
+            None => RawConfig::default(),
+        };
+        let mut config = AnalysisConfig::try_from(raw)?;
+        if self.analysis_rate.is_some() {
+            config = config.with_analysis_rate(self.analysis_rate)?;
+        }
+        if self.pitch_min.is_some() || self.pitch_max.is_some() {
+            let mut pitch: PitchConfig = config.pitch().clone();
+            if let Some(v) = self.pitch_min {
+                pitch.min_hz = v;
+            }
+            if let Some(v) = self.pitch_max {
+                pitch.max_hz = v;
+            }
+            config = config.with_pitch(pitch)?;
+        }
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze(&args),
+        Command::Demo { output } => demo(output.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes, no backtrace.
+            let msg = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("callpulse: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_source(args: &AnalyzeArgs) -> Result<WavSource> {
+    Ok(match (&args.file, &args.agent, &args.caller) {
+        (_, Some(agent), Some(caller)) => WavSource::pair(agent, caller)?,
+        (Some(file), _, _) => {
+            let channels = hound::WavReader::open(file)
+                .map(|r| r.spec().channels)
+                .unwrap_or(2);
+            if channels == 1 {
+                let role: Role = args.role.parse().map_err(anyhow::Error::msg)?;
+                WavSource::single(file, 0, role)?
+            } else {
+                WavSource::stereo(file, args.agent_channel, args.caller_channel)?
+            }
+        }
+        _ => bail!("give a FILE, or both --agent and --caller"),
+    })
+}
+
+fn analyze(args: &AnalyzeArgs) -> Result<()> {
+    let config = args.tuning.config()?;
+    let source = open_source(args)?;
+    let pipeline = Pipeline::new(config).frames(args.frames).name("analyze");
+    let pipeline = match &args.output {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("{}: cannot create the output file", path.display()))?;
+            pipeline.sink(JsonlSink::new(file), Overflow::Block)
+        }
+        None => pipeline.sink(JsonlSink::new(io::stdout()), Overflow::Block),
+    };
+    let report = run(pipeline, source, !args.no_progress)?;
+    if let Some(t) = &report.summary.input.truncated {
+        eprintln!("callpulse: warning: the input was truncated ({t}); analysed what was there");
+    }
+    if args.stats {
+        print_stats(&report);
+    }
+    Ok(())
+}
+
+/// Runs the pipeline, with a progress bar on a terminal for inputs longer than a minute.
+fn run(pipeline: Pipeline, source: WavSource, progress: bool) -> Result<RunReport> {
+    let duration = source.info().duration_s;
+    let running = pipeline.spawn(Box::new(source))?;
+    let bar = match duration {
+        Some(d) if progress && d > 60.0 && io::stderr().is_terminal() => {
+            let bar = ProgressBar::new((d * 1000.0) as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} analysing [{bar:40}] {msg} ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            Some(bar)
+        }
+        _ => None,
+    };
+    if let Some(bar) = &bar {
+        while !running.is_finished() {
+            let done = running.progress_s();
+            bar.set_position((done * 1000.0) as u64);
+            bar.set_message(format!("{done:.0} s of {:.0} s", duration.unwrap_or(0.0)));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    }
+    Ok(running.wait()?)
+}
+
+fn print_stats(report: &RunReport) {
+    let frames = report.frames.max(1) as f64;
+    let cpu = report.analysis_cpu.unwrap_or(report.wall).as_secs_f64();
+    eprintln!(
+        "callpulse: stats: {} frames, {:.1} s of audio, analysis CPU {:.3} s ({:.2} µs per frame), \
+         wall {:.3} s, real-time factor {:.0}x, records dropped {}",
+        report.frames,
+        report.summary.duration_s,
+        cpu,
+        cpu * 1e6 / frames,
+        report.wall.as_secs_f64(),
+        report.realtime_factor(),
+        report.records_dropped
+    );
+}
+
+fn demo(output: Option<&Path>) -> Result<()> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO_CALL);
+    let path = if path.exists() {
+        path
+    } else {
+        PathBuf::from(DEMO_CALL)
+    };
+    let source = WavSource::stereo(&path, 0, 1)
+        .with_context(|| "the demo call is missing; run from the repository".to_string())?;
+    let (memory, records) = MemorySink::new();
+    let mut pipeline = Pipeline::new(AnalysisConfig::default())
+        .frames(true)
+        .name("demo")
+        .sink(memory, Overflow::Block);
+    if let Some(out) = output {
+        let file = File::create(out)
+            .with_context(|| format!("{}: cannot create the output file", out.display()))?;
+        pipeline = pipeline.sink(JsonlSink::new(file), Overflow::Block);
+    }
+    println!("callpulse demo: analysing {}", path.display());
+    let report = run(pipeline, source, true)?;
+    let records = records.take();
+    callpulse_demo_print(&report, &records);
+    if let Some(out) = output {
+        println!(
+            "\nFull JSON Lines output (frames and summary): {}",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn callpulse_demo_print(report: &RunReport, records: &[callpulse::record::Record]) {
+    use callpulse::record::Record;
+    let s = &report.summary;
+    println!(
+        "\n{:.1} s of call audio analysed in {:.2} s of CPU ({:.0}x real time), {} frames of {} ms.\n",
+        s.duration_s,
+        report.analysis_cpu.unwrap_or(report.wall).as_secs_f64(),
+        report.realtime_factor(),
+        s.frames,
+        (s.hop_s * 1000.0).round()
+    );
+    println!(
+        "{:<8} {:>9} {:>8} {:>14} {:>13}",
+        "party", "speech", "share", "mean level", "median pitch"
+    );
+    for (name, p) in [("agent", &s.agent), ("caller", &s.caller)] {
+        if let Some(p) = p {
+            println!(
+                "{:<8} {:>7.1} s {:>7.1}% {:>11} {:>13}",
+                name,
+                p.speech_s,
+                p.speech_pct,
+                p.mean_loudness_db
+                    .map_or("-".into(), |d| format!("{d:.1} dBFS")),
+                p.median_f0_hz.map_or("-".into(), |f| format!("{f:.0} Hz")),
+            );
+        }
+    }
+    if let Some(r) = s.talk_ratio_agent {
+        println!(
+            "\nTalk ratio: agent {:.0}% / caller {:.0}% of the speech.",
+            r * 100.0,
+            (1.0 - r) * 100.0
+        );
+    }
+    // A compact timeline: who is speaking, one character per second.
+    let mut line = [String::new(), String::new()];
+    let mut counts = [[0u32; 2]; 2];
+    let per = (1.0 / s.hop_s).round() as usize;
+    for (i, rec) in records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Frame(f) => Some(f),
+            _ => None,
+        })
+        .enumerate()
+    {
+        for role in Role::ALL {
+            if let Some(p) = rec.party(role) {
+                counts[role.index()][usize::from(p.speech)] += 1;
+            }
+        }
+        if (i + 1) % per == 0 {
+            for role in Role::ALL {
+                let [silent, speech] = counts[role.index()];
+                line[role.index()].push(if speech * 2 > speech + silent {
+                    '█'
+                } else if speech > 0 {
+                    '▄'
+                } else {
+                    '·'
+                });
+            }
+            counts = [[0; 2]; 2];
+        }
+    }
+    println!("\nWho spoke when (one mark per second: █ mostly speech, ▄ some, · none):");
+    for role in Role::ALL {
+        println!("  {:<7}{}", role.as_str(), line[role.index()]);
+    }
+    println!("\nThe last line of the JSON output, the summary record:");
+    let mut buf = Vec::new();
+    if Record::Summary(std::sync::Arc::clone(s))
+        .write_json(&mut buf)
+        .is_ok()
+    {
+        print!("{}", String::from_utf8_lossy(&buf));
+    }
+}

@@ -1,0 +1,120 @@
+//! Where audio comes from: the [`Source`] seam and its implementations.
+//!
+//! A source delivers [`Block`]s: for every party of the call, the next run of samples as `f32`
+//! in [-1, 1] at that party's own input rate, with the recoveries already applied and counted
+//! (non-finite samples replaced by silence, clipped samples counted) and a `gap` flag when
+//! samples were lost before the block. Sources are pulled by the call's analysis thread. A WAV
+//! file ([`wav::WavSource`]) is the first source; live devices and network streams come later
+//! through the same trait.
+
+pub mod wav;
+
+use crate::error::Error;
+use crate::role::Role;
+
+/// One party's channel as a source delivers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartySpec {
+    /// Which side of the call this channel carries.
+    pub role: Role,
+    /// Sample rate of the delivered samples, in Hz.
+    pub sample_rate: u32,
+    /// Where it comes from, for messages (e.g. `call.wav channel 1`).
+    pub label: String,
+}
+
+/// What a source knows about itself before it is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceInfo {
+    /// The parties, in the order of [`Block::parties`].
+    pub parties: Vec<PartySpec>,
+    /// Expected duration in seconds, when known (files), for progress reporting.
+    pub duration_s: Option<f64>,
+}
+
+/// One party's share of a [`Block`].
+#[derive(Debug, Clone, Default)]
+pub struct PartyBlock {
+    /// Samples in [-1, 1] (values outside are possible for float input and are kept).
+    pub samples: Vec<f32>,
+    /// Samples were lost before this block (an xrun, a lost packet).
+    pub gap: bool,
+    /// Non-finite samples (NaN, ±inf) in this block, replaced by 0.0.
+    pub nonfinite: u32,
+    /// Samples at or beyond full scale in this block.
+    pub clipped: u32,
+}
+
+impl PartyBlock {
+    /// Empties the block for reuse, keeping its allocation.
+    pub fn clear(&mut self) {
+        self.samples.clear();
+        self.gap = false;
+        self.nonfinite = 0;
+        self.clipped = 0;
+    }
+}
+
+/// A run of samples for every party of a call, covering about the same stretch of time.
+#[derive(Debug, Clone, Default)]
+pub struct Block {
+    /// One entry per party, in the order of [`SourceInfo::parties`].
+    pub parties: Vec<PartyBlock>,
+}
+
+impl Block {
+    /// A block for `parties` parties, each with room for `capacity` samples.
+    pub fn with_capacity(parties: usize, capacity: usize) -> Self {
+        Self {
+            parties: (0..parties)
+                .map(|_| PartyBlock {
+                    samples: Vec::with_capacity(capacity),
+                    ..PartyBlock::default()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What went wrong with an input that was still analysed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceDiagnostics {
+    /// The input ended before its header said it would; `reason` says how.
+    pub truncated: Option<String>,
+}
+
+/// A producer of call audio, pulled by the analysis thread.
+pub trait Source: Send {
+    /// The parties and what is known of the input.
+    fn info(&self) -> &SourceInfo;
+
+    /// Fills `block` (cleared first, one entry per party) with the next samples.
+    /// Returns `Ok(false)` once the input is exhausted and `block` is empty.
+    ///
+    /// # Errors
+    /// An [`Error`] when the input cannot be read any further and nothing can be recovered.
+    /// Recoverable damage (a truncated file) ends the input instead and is reported by
+    /// [`Source::diagnostics`].
+    fn read(&mut self, block: &mut Block) -> Result<bool, Error>;
+
+    /// Damage found while reading, reported in the summary.
+    fn diagnostics(&self) -> SourceDiagnostics {
+        SourceDiagnostics::default()
+    }
+}
+
+/// Replaces non-finite values by 0.0 and counts them and full-scale values.
+/// Returns `(nonfinite, clipped)`.
+pub(crate) fn sanitize(samples: &mut [f32], full_scale: f32) -> (u32, u32) {
+    let mut nonfinite = 0;
+    let mut clipped = 0;
+    for s in samples {
+        if !s.is_finite() {
+            *s = 0.0;
+            nonfinite += 1;
+        } else if s.abs() >= full_scale {
+            clipped += 1;
+        }
+    }
+    (nonfinite, clipped)
+}

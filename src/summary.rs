@@ -1,0 +1,39 @@
+//! The closing `summary` record of a call.
+
+use serde::Serialize;
+
+use crate::stats::PartySummary;
+
+/// The summary of a whole call, written last.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Always `"summary"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Length of the input in seconds (the longest party).
+    pub duration_s: f64,
+    /// Frames analysed.
+    pub frames: u64,
+    /// Frame hop in seconds.
+    pub hop_s: f64,
+    /// Rate the analysis ran at, in Hz.
+    pub analysis_rate: u32,
+    /// Agent speech time over both parties' speech time (`null` unless both parties are
+    /// present and someone spoke).
+    pub talk_ratio_agent: Option<f64>,
+    /// The agent's figures (`null` when the input has no agent channel).
+    pub agent: Option<PartySummary>,
+    /// The caller's figures (`null` when the input has no caller channel).
+    pub caller: Option<PartySummary>,
+    /// Damage to the input that was recovered from.
+    pub input: InputSummary,
+    /// Records that sinks dropped (overflow policy) before this summary.
+    pub records_dropped: u64,
+}
+
+/// Damage to the input that the analysis recovered from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InputSummary {
+    /// Set when the input ended early: how, and after how much.
+    pub truncated: Option<String>,
+}

@@ -310,3 +310,31 @@ impl Running {
         })
     }
 }
+
+/// Analyses `source` to the end and returns every frame and the summary.
+///
+/// A convenience for tests, evaluations and tools: it keeps every frame in memory (about
+/// 100 records per second of audio), so it is not for long live calls.
+///
+/// # Errors
+/// As [`Pipeline::spawn`] and [`Running::wait`].
+pub fn analyze_frames(
+    config: AnalysisConfig,
+    source: Box<dyn Source>,
+) -> Result<(Vec<crate::record::FrameRecord>, Arc<Summary>), Error> {
+    let (sink, records) = crate::sink::MemorySink::new();
+    let report = Pipeline::new(config)
+        .frames(true)
+        .sink(sink, Overflow::Block)
+        .spawn(source)?
+        .wait()?;
+    let frames = records
+        .take()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Frame(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    Ok((frames, report.summary))
+}

@@ -7,6 +7,7 @@
 //! file ([`wav::WavSource`]) is the first source; live devices and network streams come later
 //! through the same trait.
 
+pub mod memory;
 pub mod wav;
 
 use crate::error::Error;

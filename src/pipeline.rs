@@ -95,11 +95,14 @@ impl RunReport {
     }
 }
 
+/// What the analysis thread returns: the summary, the frame count and its CPU time.
+type AnalysisOutcome = (Arc<Summary>, u64, Option<Duration>);
+
 /// A call being analysed.
 pub struct Running {
     progress_ms: Arc<AtomicU64>,
     duration_s: Option<f64>,
-    analysis: JoinHandle<Result<(Arc<Summary>, u64, Option<Duration>), Error>>,
+    analysis: JoinHandle<Result<AnalysisOutcome, Error>>,
     sinks: Vec<JoinHandle<Result<(), Error>>>,
     dropped: Vec<Arc<AtomicU64>>,
     started: Instant,

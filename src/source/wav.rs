@@ -163,18 +163,30 @@ impl WavFile {
 }
 
 /// Turns a `hound` open error into an [`Error`] a user can act on.
-fn open_error(path: &Path, e: hound::Error, format: Option<String>) -> Error {
+fn open_error(path: &Path, e: hound::Error, format: Option<(u16, u16, String)>) -> Error {
     let path = path.to_owned();
+    // hound reports a short read as `ErrorKind::Other` with this text.
+    let short_read = |e: &io::Error| {
+        e.kind() == io::ErrorKind::UnexpectedEof
+            || e.to_string().contains("Failed to read enough bytes")
+    };
     match e {
-        hound::Error::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => Error::InvalidWav {
+        hound::Error::IoError(e) if short_read(&e) => Error::InvalidWav {
             path,
             reason: "the header is truncated".into(),
         },
         hound::Error::IoError(source) => Error::Io { path, source },
         hound::Error::Unsupported => Error::UnsupportedFormat {
             path,
-            what: format.unwrap_or_else(|| "a format hound does not read".into()),
+            what: format.map_or_else(|| "a format hound does not read".into(), |f| f.2),
         },
+        // hound rejects float widths other than 32 as malformed; to a user it is unsupported.
+        hound::Error::FormatError(_) if matches!(&format, Some((3, bits, _)) if *bits != 32) => {
+            Error::UnsupportedFormat {
+                path,
+                what: format.map_or_else(String::new, |f| f.2),
+            }
+        }
         hound::Error::FormatError(reason) => Error::InvalidWav {
             path,
             reason: reason.to_string(),
@@ -186,9 +198,9 @@ fn open_error(path: &Path, e: hound::Error, format: Option<String>) -> Error {
     }
 }
 
-/// Best-effort description of a WAV's `fmt ` chunk, for error messages about unsupported
-/// formats. Reads at most 64 KiB.
-fn describe_format(path: &Path) -> Option<String> {
+/// Best-effort description of a WAV's `fmt ` chunk (format tag, bits, text), for error
+/// messages about unsupported formats. Reads at most 64 KiB.
+fn describe_format(path: &Path) -> Option<(u16, u16, String)> {
     let mut head = Vec::new();
     File::open(path)
         .ok()?
@@ -217,7 +229,7 @@ fn describe_format(path: &Path) -> Option<String> {
                 0xFFFE => "extensible",
                 _ => "unknown",
             };
-            return Some(format!("{bits}-bit {name} (format tag {tag})"));
+            return Some((tag, bits, format!("{bits}-bit {name} (format tag {tag})")));
         }
         at = at.checked_add(8 + size + (size & 1))?;
     }

@@ -1,0 +1,174 @@
+//! Per-stage and end-to-end costs of the analysis.
+//!
+//! Budget (DESIGN.md): ≥ 1000 concurrent stereo 8 kHz calls per core, i.e. ≤ 10 µs of CPU per
+//! 10 ms stereo frame for everything (≈ 5 µs per party frame: framing, spectrum, pitch,
+//! loudness, VAD). Each benchmark below processes one 10 ms frame (or the stated unit) of real
+//! speech from the demo call, so its median is directly the per-frame cost.
+//!
+//! Run: `cargo bench --bench stages` (CI runs `cargo test --benches` so this never rots).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+use callpulse::Role;
+use callpulse::call::CallAnalyzer;
+use callpulse::config::AnalysisConfig;
+use callpulse::features::FeatureExtractor;
+use callpulse::features::loudness::{MomentaryLoudness, rms_db};
+use callpulse::features::pitch::PitchTracker;
+use callpulse::features::spectrum::Spectrum;
+use callpulse::frames::{Frame, Framer};
+use callpulse::resample::PartyResampler;
+use callpulse::source::{Block, PartyBlock, PartySpec};
+
+/// The demo call's two channels at 8 kHz.
+fn demo() -> (u32, Vec<f32>, Vec<f32>) {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/auto_repairs_60s_stereo.wav");
+    let mut r = hound::WavReader::open(path).expect("demo call");
+    let rate = r.spec().sample_rate;
+    let mut a = Vec::new();
+    let mut c = Vec::new();
+    for (i, s) in r.samples::<i16>().enumerate() {
+        let v = f32::from(s.expect("sample")) / 32768.0;
+        if i % 2 == 0 { a.push(v) } else { c.push(v) }
+    }
+    (rate, a, c)
+}
+
+/// Every analysis window of `x` (hop 80, window 320 at 8 kHz), copied out once.
+fn windows(x: &[f32], config: &AnalysisConfig, rate: u32) -> Vec<Vec<f32>> {
+    let mut framer = Framer::new(config.geometry(rate).expect("geometry"));
+    let mut out = Vec::new();
+    framer.push(x, |f| out.push(f.window.to_vec()));
+    out
+}
+
+fn stages(c: &mut Criterion) {
+    let (rate, agent, caller) = demo();
+    let config = AnalysisConfig::default();
+    let g = config.geometry(rate).expect("geometry");
+    let wins = windows(&agent, &config, rate);
+    let mut i = 0;
+    let mut next = || {
+        i = (i + 1) % wins.len();
+        i
+    };
+
+    let mut spectrum = Spectrum::new(g.window, rate);
+    c.bench_function(
+        "spectrum (320-sample window, 640-point FFT) per frame",
+        |b| b.iter(|| spectrum.process(black_box(&wins[next()]))),
+    );
+
+    let mut pitch = PitchTracker::new(config.pitch(), g.window, rate).expect("pitch");
+    c.bench_function("pitch per frame (after spectrum)", |b| {
+        b.iter(|| {
+            let k = next();
+            spectrum.process(&wins[k]);
+            black_box(pitch.process(&wins[k], &mut spectrum))
+        })
+    });
+
+    let mut momentary = MomentaryLoudness::new(rate, g.hop);
+    c.bench_function("loudness per frame (rms + K-weighted momentary)", |b| {
+        b.iter(|| {
+            let w = &wins[next()];
+            let hop = &w[g.margin()..g.margin() + g.hop];
+            black_box((rms_db(hop), momentary.process(hop)))
+        })
+    });
+
+    let mut features = FeatureExtractor::new(&config, g).expect("features");
+    c.bench_function(
+        "features per party frame (spectrum+pitch+loudness+vad)",
+        |b| {
+            b.iter(|| {
+                let k = next();
+                let w = &wins[k];
+                let frame = Frame {
+                    index: k as u64,
+                    t: 0.0,
+                    window: w,
+                    hop: &w[g.margin()..g.margin() + g.hop],
+                    gap: false,
+                };
+                black_box(features.process(&frame))
+            })
+        },
+    );
+
+    let mut framer = Framer::new(g);
+    c.bench_function("framer per frame (80 samples in)", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + g.hop) % (agent.len() - g.hop);
+            framer.push(black_box(&agent[k..k + g.hop]), |f| {
+                black_box(f.index);
+            })
+        })
+    });
+
+    let wide: Vec<f32> = (0..44_100)
+        .map(|i| ((i * 7919 % 2000) as f32 / 1000.0 - 1.0) * 0.1)
+        .collect();
+    let mut resampler = PartyResampler::new(44_100, 16_000).expect("resampler");
+    c.bench_function("resample 44.1 -> 16 kHz per 10 ms (441 samples)", |b| {
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 441) % (wide.len() - 441);
+            resampler
+                .process(black_box(&wide[k..k + 441]), |s| {
+                    black_box(s.len());
+                })
+                .expect("resample")
+        })
+    });
+
+    // End to end: one stereo 8 kHz call, blocks of 10 ms, both parties through every stage
+    // and aligned. The median is the cost of one stereo frame.
+    let parties = vec![
+        PartySpec {
+            role: Role::Agent,
+            sample_rate: rate,
+            label: "agent".into(),
+        },
+        PartySpec {
+            role: Role::Caller,
+            sample_rate: rate,
+            label: "caller".into(),
+        },
+    ];
+    let mut call = CallAnalyzer::new(&config, &parties).expect("call");
+    let blocks: Vec<Block> = agent
+        .chunks_exact(g.hop)
+        .zip(caller.chunks_exact(g.hop))
+        .map(|(a, c)| Block {
+            parties: vec![
+                PartyBlock {
+                    samples: a.to_vec(),
+                    ..PartyBlock::default()
+                },
+                PartyBlock {
+                    samples: c.to_vec(),
+                    ..PartyBlock::default()
+                },
+            ],
+        })
+        .collect();
+    let mut k = 0;
+    c.bench_function("call end to end per stereo frame (8 kHz)", |b| {
+        b.iter(|| {
+            k = (k + 1) % blocks.len();
+            call.process(black_box(&blocks[k]), |f| {
+                black_box(f.t);
+            })
+            .expect("process")
+        })
+    });
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);

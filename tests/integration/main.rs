@@ -1,0 +1,13 @@
+//! The integration test binary (one binary, one module per concern).
+
+// The allocation guard: it only checks inside `assert_no_alloc` scopes.
+#[global_allocator]
+static ALLOCATOR: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+mod bad_input;
+mod cli;
+mod common;
+mod invariance;
+mod loudness_reference;
+mod no_alloc;
+mod synthetic;

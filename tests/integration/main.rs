@@ -10,4 +10,5 @@ mod common;
 mod invariance;
 mod loudness_reference;
 mod no_alloc;
+mod properties;
 mod synthetic;

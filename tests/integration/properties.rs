@@ -40,14 +40,13 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("d.wav");
         std::fs::write(&p, &bytes).unwrap();
-        for open in [WavSource::stereo(&p, 0, 1), WavSource::single(&p, 0, callpulse::Role::Caller)] {
-            if let Ok(mut source) = open {
-                let mut block = Block::default();
-                let mut reads = 0;
-                while let Ok(true) = source.read(&mut block) {
-                    reads += 1;
-                    prop_assert!(reads < 100_000);
-                }
+        let opened = [WavSource::stereo(&p, 0, 1), WavSource::single(&p, 0, callpulse::Role::Caller)];
+        for mut source in opened.into_iter().flatten() {
+            let mut block = Block::default();
+            let mut reads = 0;
+            while let Ok(true) = source.read(&mut block) {
+                reads += 1;
+                prop_assert!(reads < 100_000);
             }
         }
     }
@@ -68,7 +67,7 @@ proptest! {
             state ^= state << 13; state ^= state >> 17; state ^= state << 5;
             let noise = (state as f32 / u32::MAX as f32 - 0.5) * 0.5;
             let tone = (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin();
-            amp * if (i / (n / 5)) % 2 == 0 { tone } else { noise }
+            amp * if (i / (n / 5)).is_multiple_of(2) { tone } else { noise }
         }).collect();
         let hop = rate as usize / 100;
         let mut ours = MomentaryLoudness::new(rate, hop);

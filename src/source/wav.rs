@@ -26,6 +26,21 @@ const MAX_SAMPLE_RATE: u32 = 768_000;
 enum Samples {
     Int(WavIntoSamples<BufReader<File>, i32>),
     Float(WavIntoSamples<BufReader<File>, f32>),
+    /// Packed little-endian 16-bit PCM or 32-bit float read in bulk: hound has validated the
+    /// header and positioned the reader at the data; its per-sample iterator costs more than
+    /// the whole pitch tracker, so the two common layouts are decoded here.
+    Raw {
+        reader: BufReader<File>,
+        layout: RawLayout,
+        bytes_left: u64,
+        bytes: Vec<u8>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum RawLayout {
+    Pcm16,
+    Float32,
 }
 
 /// One open WAV file.
@@ -59,8 +74,9 @@ impl WavFile {
                 reason: "the file is empty (0 bytes)".into(),
             });
         }
-        let reader = WavReader::new(BufReader::new(file))
-            .map_err(|e| open_error(path, e, describe_format(path)))?;
+        let fmt = describe_format(path);
+        let reader =
+            WavReader::new(BufReader::new(file)).map_err(|e| open_error(path, e, fmt.clone()))?;
         let spec = reader.spec();
         if spec.channels == 0 {
             return Err(Error::InvalidWav {
@@ -83,7 +99,25 @@ impl WavFile {
                 path: path.to_owned(),
             });
         }
+        let packed = |bytes: u16| {
+            fmt.as_ref()
+                .is_some_and(|f| f.block_align == spec.channels * bytes && f.bits == bytes * 8)
+        };
+        let raw = |reader: WavReader<BufReader<File>>, layout, bytes: u16| Samples::Raw {
+            bytes_left: u64::from(reader.len()) * u64::from(bytes),
+            reader: reader.into_inner(),
+            layout,
+            bytes: Vec::new(),
+        };
         let (samples, scale, full_scale) = match (spec.sample_format, spec.bits_per_sample) {
+            (SampleFormat::Float, 32) if packed(4) => {
+                (raw(reader, RawLayout::Float32, 4), 1.0, 1.0)
+            }
+            (SampleFormat::Int, 16) if packed(2) => (
+                raw(reader, RawLayout::Pcm16, 2),
+                1.0 / 32768.0,
+                32767.0 / 32768.0,
+            ),
             (SampleFormat::Float, 32) => (Samples::Float(reader.into_samples()), 1.0, 1.0),
             (SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
                 let scale = 1.0 / (1u64 << (bits - 1)) as f64;
@@ -140,6 +174,46 @@ impl WavFile {
                     }
                 }
             }
+            Samples::Raw {
+                reader,
+                layout,
+                bytes_left,
+                bytes,
+            } => {
+                let width = if *layout == RawLayout::Pcm16 { 2 } else { 4 };
+                let len = ((want * width) as u64).min(*bytes_left) as usize;
+                bytes.resize(len, 0);
+                let mut filled = 0;
+                while filled < len {
+                    match reader.read(&mut bytes[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            broke = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                *bytes_left -= filled as u64;
+                if filled < len && broke.is_none() {
+                    broke = Some("unexpected end of file".into());
+                    *bytes_left = 0;
+                }
+                let scale = self.scale;
+                match layout {
+                    RawLayout::Pcm16 => self.scratch.extend(
+                        bytes[..filled - filled % 2]
+                            .chunks_exact(2)
+                            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) * scale),
+                    ),
+                    RawLayout::Float32 => self.scratch.extend(
+                        bytes[..filled - filled % 4]
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    ),
+                }
+            }
             Samples::Float(it) => {
                 for s in it.by_ref().take(want) {
                     match s {
@@ -163,7 +237,16 @@ impl WavFile {
 }
 
 /// Turns a `hound` open error into an [`Error`] a user can act on.
-fn open_error(path: &Path, e: hound::Error, format: Option<(u16, u16, String)>) -> Error {
+/// What the `fmt ` chunk says, read by hand for error messages and the bulk-read fast path.
+#[derive(Clone)]
+struct FmtInfo {
+    tag: u16,
+    block_align: u16,
+    bits: u16,
+    text: String,
+}
+
+fn open_error(path: &Path, e: hound::Error, format: Option<FmtInfo>) -> Error {
     let path = path.to_owned();
     // hound reports a short read as `ErrorKind::Other` with this text.
     let short_read = |e: &io::Error| {
@@ -178,13 +261,15 @@ fn open_error(path: &Path, e: hound::Error, format: Option<(u16, u16, String)>) 
         hound::Error::IoError(source) => Error::Io { path, source },
         hound::Error::Unsupported => Error::UnsupportedFormat {
             path,
-            what: format.map_or_else(|| "a format hound does not read".into(), |f| f.2),
+            what: format.map_or_else(|| "a format hound does not read".into(), |f| f.text),
         },
         // hound rejects float widths other than 32 as malformed; to a user it is unsupported.
-        hound::Error::FormatError(_) if matches!(&format, Some((3, bits, _)) if *bits != 32) => {
+        hound::Error::FormatError(_)
+            if format.as_ref().is_some_and(|f| f.tag == 3 && f.bits != 32) =>
+        {
             Error::UnsupportedFormat {
                 path,
-                what: format.map_or_else(String::new, |f| f.2),
+                what: format.map_or_else(String::new, |f| f.text),
             }
         }
         hound::Error::FormatError(reason) => Error::InvalidWav {
@@ -200,7 +285,7 @@ fn open_error(path: &Path, e: hound::Error, format: Option<(u16, u16, String)>) 
 
 /// Best-effort description of a WAV's `fmt ` chunk (format tag, bits, text), for error
 /// messages about unsupported formats. Reads at most 64 KiB.
-fn describe_format(path: &Path) -> Option<(u16, u16, String)> {
+fn describe_format(path: &Path) -> Option<FmtInfo> {
     let mut head = Vec::new();
     File::open(path)
         .ok()?
@@ -217,6 +302,7 @@ fn describe_format(path: &Path) -> Option<(u16, u16, String)> {
         if id == b"fmt " && at + 8 + 16 <= head.len() {
             let body = &head[at + 8..];
             let tag = u16::from_le_bytes([body[0], body[1]]);
+            let block_align = u16::from_le_bytes([body[12], body[13]]);
             let bits = u16::from_le_bytes([body[14], body[15]]);
             let name = match tag {
                 1 => "integer PCM",
@@ -229,7 +315,12 @@ fn describe_format(path: &Path) -> Option<(u16, u16, String)> {
                 0xFFFE => "extensible",
                 _ => "unknown",
             };
-            return Some((tag, bits, format!("{bits}-bit {name} (format tag {tag})")));
+            return Some(FmtInfo {
+                tag,
+                block_align,
+                bits,
+                text: format!("{bits}-bit {name} (format tag {tag})"),
+            });
         }
         at = at.checked_add(8 + size + (size & 1))?;
     }

@@ -53,3 +53,37 @@ fn resampled_input_is_block_invariant_too() {
         assert_eq!(run(block), reference, "block {block}");
     }
 }
+
+#[test]
+fn bulk_wav_decoding_equals_hound() {
+    use callpulse::source::{Block, Source};
+    let dir = tempfile::tempdir().unwrap();
+    let a = voice(8000, 1.0, 130.0, 0.1, 0.9, 0.5);
+    let b: Vec<f32> = a.iter().map(|x| -x * 0.5).collect();
+    let p16 = dir.path().join("i16.wav");
+    let pf = dir.path().join("f32.wav");
+    write_wav_i16(&p16, 8000, &[a.clone(), b.clone()]);
+    write_wav_f32(&pf, 8000, &[a.clone(), b.clone()]);
+    for p in [p16, pf] {
+        let mut r = hound::WavReader::open(&p).unwrap();
+        let expected: Vec<f32> = if r.spec().sample_format == hound::SampleFormat::Float {
+            r.samples::<f32>().map(|s| s.unwrap()).collect()
+        } else {
+            r.samples::<i32>()
+                .map(|s| s.unwrap() as f32 / 32768.0)
+                .collect()
+        };
+        let mut source = WavSource::stereo(&p, 0, 1).unwrap().with_block_frames(333);
+        let mut block = Block::default();
+        let mut got = [Vec::new(), Vec::new()];
+        while source.read(&mut block).unwrap() {
+            for (g, pb) in got.iter_mut().zip(&block.parties) {
+                g.extend_from_slice(&pb.samples);
+            }
+        }
+        let left: Vec<f32> = expected.iter().step_by(2).copied().collect();
+        let right: Vec<f32> = expected.iter().skip(1).step_by(2).copied().collect();
+        assert_eq!(got[0], left, "{}", p.display());
+        assert_eq!(got[1], right, "{}", p.display());
+    }
+}

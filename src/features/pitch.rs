@@ -6,9 +6,16 @@
 //! [`Spectrum::autocorrelation`]) and `m(τ) = Σ x[j]² + x[j+τ]²`, is computed for lags in the
 //! configured F0 range; the first "key maximum" within a fraction of the highest one is the
 //! period, refined by parabolic interpolation. Its height is the frame's clarity (voicing
-//! strength). Picking the first key maximum, rather than the highest, protects against octave
-//! errors. The NSDF works on the periodicity in the harmonics, so it still finds the period of
-//! telephone speech whose fundamental is filtered out.
+//! strength). Picking the first key maximum, rather than the highest, protects against
+//! sub-octave errors. The NSDF works on the periodicity in the harmonics, so it still finds the
+//! period of telephone speech whose fundamental is filtered out.
+//!
+//! Two causal refinements use the previous frame only (no look-ahead):
+//! * **Octave-jump guard**: when MPM's pick lies an octave above the previous voiced frame's
+//!   F0 and a key maximum at least as strong continues the previous period, the period
+//!   continues (the missing-fundamental error of telephone speech).
+//! * **Voicing hysteresis**: a stretch turns voiced at clarity `voicing_threshold` and stays
+//!   voiced down to `continue_threshold` while F0 moves less than 18 % per frame.
 //!
 //! All buffers are allocated in [`PitchTracker::new`]; [`PitchTracker::process`] does not
 //! allocate.
@@ -26,8 +33,11 @@ pub struct PitchConfig {
     pub min_hz: f32,
     /// Highest F0 searched, in Hz (default 500).
     pub max_hz: f32,
-    /// NSDF clarity above which a frame is voiced (default 0.6).
+    /// NSDF clarity from which an unvoiced stretch turns voiced (default 0.7).
     pub voicing_threshold: f32,
+    /// Lower clarity that keeps a voiced stretch voiced while F0 stays continuous (default
+    /// 0.45): hysteresis, so voicing neither flickers nor ends early in weak endings.
+    pub continue_threshold: f32,
 }
 
 impl Default for PitchConfig {
@@ -35,7 +45,8 @@ impl Default for PitchConfig {
         Self {
             min_hz: 60.0,
             max_hz: 500.0,
-            voicing_threshold: 0.6,
+            voicing_threshold: 0.7,
+            continue_threshold: 0.45,
         }
     }
 }
@@ -61,6 +72,12 @@ impl PitchConfig {
                 "must lie in [0, 1]",
             ));
         }
+        if !(0.0..=self.voicing_threshold).contains(&self.continue_threshold) {
+            return Err(ConfigError::new(
+                "pitch.continue_threshold",
+                "must lie in [0, pitch.voicing_threshold]",
+            ));
+        }
         Ok(())
     }
 }
@@ -83,10 +100,21 @@ pub struct PitchTracker {
     max_lag: usize,
     acf: Vec<f32>,
     nsdf: Vec<f32>,
+    /// Key maxima of the current frame: (lag index, value).
+    peaks: [(usize, f32); MAX_PEAKS],
+    /// Lag of the previous frame's F0, when it was voiced.
+    prev_lag: Option<f32>,
 }
 
+/// Key maxima kept per frame (more than any lag range at 16 kHz holds in practice).
+const MAX_PEAKS: usize = 48;
+/// A key maximum within this ratio of the previous period continues the track.
+const CONTINUITY_RATIO: f32 = 1.18;
+/// ... if it reaches this fraction of the highest key maximum.
+const CONTINUITY_MIN: f32 = 0.75;
+
 /// Fraction of the highest NSDF maximum that the first key maximum must reach.
-const KEY_MAX_RATIO: f32 = 0.9;
+const KEY_MAX_RATIO: f32 = 0.93;
 
 impl PitchTracker {
     /// A tracker for windows of `window` samples at `rate` Hz.
@@ -115,6 +143,8 @@ impl PitchTracker {
             max_lag,
             acf: vec![0.0; max_lag + 2],
             nsdf: vec![0.0; max_lag + 2],
+            peaks: [(0, 0.0); MAX_PEAKS],
+            prev_lag: None,
         })
     }
 
@@ -126,6 +156,7 @@ impl PitchTracker {
         // m(τ) = Σ_{j<n-τ} x[j]² + x[j+τ]², updated lag by lag.
         let mut m = 2.0 * self.acf[0];
         if m <= f32::MIN_POSITIVE {
+            self.prev_lag = None;
             return PitchEstimate::default();
         }
         self.nsdf[0] = 1.0;
@@ -137,34 +168,56 @@ impl PitchTracker {
                 0.0
             };
         }
-        // Key maxima: the highest point between each positive-going and negative-going zero
-        // crossing, within the lag range.
-        let mut best = 0.0f32;
-        let mut tau = self.min_lag.max(1);
-        // Skip the lobe around lag 0.
+        // Key maxima: local maxima of the NSDF in the lag range, after the lobe around lag 0.
+        let mut tau = 1;
         while tau < hi && self.nsdf[tau] > 0.0 {
             tau += 1;
         }
-        let start = tau;
+        let start = tau.max(self.min_lag);
+        let mut count = 0;
+        let mut best = 0.0f32;
         for t in start..hi {
             let v = self.nsdf[t];
-            if v > self.nsdf[t - 1] && v >= self.nsdf[t + 1] && v > best {
-                best = v;
+            if v > 0.0 && v > self.nsdf[t - 1] && v >= self.nsdf[t + 1] && count < MAX_PEAKS {
+                self.peaks[count] = (t, v);
+                count += 1;
+                best = best.max(v);
             }
         }
+        let peaks = &self.peaks[..count];
         if best <= 0.0 {
+            self.prev_lag = None;
             return PitchEstimate::default();
         }
+        // MPM's rule: the first key maximum within KEY_MAX_RATIO of the highest (shortest
+        // period, so no sub-octave errors) ...
         let threshold = KEY_MAX_RATIO * best;
-        let mut chosen = None;
-        for t in start..hi {
-            let v = self.nsdf[t];
-            if v > self.nsdf[t - 1] && v >= self.nsdf[t + 1] && v >= threshold {
-                chosen = Some(t);
-                break;
-            }
+        let first = peaks.iter().find(|p| p.1 >= threshold).copied();
+        let mut chosen = first.map(|p| p.0);
+        // ... unless that is an octave above the previous voiced frame while a strong key
+        // maximum continues the previous period: then the jump is far less likely than a
+        // continuing voice whose fundamental is missing (telephone speech).
+        let octave_up = |t: usize, prev: f32| {
+            let r = t as f32 / prev;
+            r > 0.5 / CONTINUITY_RATIO && r < 0.5 * CONTINUITY_RATIO
+        };
+        if let Some(prev) = self.prev_lag
+            && chosen.is_some_and(|t| octave_up(t, prev))
+            && let Some(&(t, _)) = peaks
+                .iter()
+                .filter(|p| {
+                    let r = p.0 as f32 / prev;
+                    r < CONTINUITY_RATIO
+                        && r > 1.0 / CONTINUITY_RATIO
+                        && p.1 >= CONTINUITY_MIN * best
+                        && first.is_some_and(|f| p.1 >= f.1)
+                })
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+        {
+            chosen = Some(t);
         }
         let Some(t) = chosen else {
+            self.prev_lag = None;
             return PitchEstimate::default();
         };
         let (a, b, c) = (self.nsdf[t - 1], self.nsdf[t], self.nsdf[t + 1]);
@@ -178,9 +231,17 @@ impl PitchTracker {
         let lag = t as f32 + shift;
         let f0 = self.rate / lag;
         let clarity = peak.clamp(0.0, 1.0);
-        let voiced = clarity >= self.config.voicing_threshold
-            && f0 >= self.config.min_hz * 0.97
-            && f0 <= self.config.max_hz * 1.03;
+        let continuing = self
+            .prev_lag
+            .is_some_and(|prev| (lag / prev) < CONTINUITY_RATIO && (prev / lag) < CONTINUITY_RATIO);
+        let needed = if continuing {
+            self.config.continue_threshold
+        } else {
+            self.config.voicing_threshold
+        };
+        let voiced =
+            clarity >= needed && f0 >= self.config.min_hz * 0.97 && f0 <= self.config.max_hz * 1.03;
+        self.prev_lag = voiced.then_some(lag);
         PitchEstimate {
             f0_hz: voiced.then_some(f0),
             clarity,

@@ -1,0 +1,261 @@
+//! Voice activity accuracy on real speech with reference turns.
+//!
+//! ```text
+//! cargo run --release --example eval_vad [-- --data ../shared/data]
+//! ```
+//!
+//! * Per-speaker AMI close-talk channels (`conversation/ES2004a_750-780/*.wav`, 16 kHz, 30 s,
+//!   crosstalk from the other speakers 15–40 dB down): each channel analysed on its own, scored
+//!   against that speaker's RTTM turns. Conditions: clean, +10 dB white noise (relative to the
+//!   active level, fixed seed), telephone (8 kHz, 300–3400 Hz, μ-law), telephone + 10 dB noise.
+//! * Frame labels as in the data README: 10 ms frames, frame `i` is speech when its centre
+//!   `(i + 0.5)·10 ms` lies in a turn; `floor(samples / 160)` frames. F1 is given without a
+//!   collar and with frames within 0.25 s of a reference boundary excluded (the usual collar;
+//!   the AMI turns are coarse, their boundaries about ±0.1 s).
+//! * The mono AMI mixtures (`dev00`, `dev01`, `tst00`, `tst01`) and `sample.wav` scored against
+//!   "any speaker active", and the share of frames marked speech inside `tst01`'s unannotated
+//!   noisy gaps (a false-alarm check).
+
+use std::path::{Path, PathBuf};
+
+use callpulse::Role;
+use callpulse::config::AnalysisConfig;
+use callpulse::degrade::{add_white_noise, telephone};
+use callpulse::pipeline::analyze_frames;
+use callpulse::source::memory::MemorySource;
+
+const HOP: f64 = 0.01;
+const COLLAR: f64 = 0.25;
+
+fn read_wav(path: &Path) -> (u32, Vec<f32>) {
+    let mut r = hound::WavReader::open(path).expect("readable WAV");
+    let rate = r.spec().sample_rate;
+    let x = r
+        .samples::<i16>()
+        .map(|s| f32::from(s.expect("sample")) / 32768.0)
+        .collect();
+    (rate, x)
+}
+
+/// Turns `(onset, end, speaker)` of an RTTM file.
+fn read_rttm(path: &Path) -> Vec<(f64, f64, String)> {
+    std::fs::read_to_string(path)
+        .expect("RTTM")
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 8 || f[0] != "SPEAKER" {
+                return None;
+            }
+            let on: f64 = f[3].parse().ok()?;
+            let dur: f64 = f[4].parse().ok()?;
+            Some((on, on + dur, f[7].to_string()))
+        })
+        .collect()
+}
+
+/// Reference labels for `n` frames: true where a turn of an accepted speaker covers the centre.
+fn labels(turns: &[(f64, f64, String)], n: usize, speaker: Option<&str>) -> (Vec<bool>, Vec<bool>) {
+    let mut speech = vec![false; n];
+    let mut scored = vec![true; n];
+    for (on, end, who) in turns {
+        if speaker.is_some_and(|s| s != who) {
+            continue;
+        }
+        for (i, s) in speech.iter_mut().enumerate() {
+            let c = (i as f64 + 0.5) * HOP;
+            if c >= *on && c < *end {
+                *s = true;
+            }
+        }
+    }
+    // Collar: exclude frames within COLLAR of a change of the reference.
+    for i in 1..n {
+        if speech[i] != speech[i - 1] {
+            let t = i as f64 * HOP;
+            for (j, sc) in scored.iter_mut().enumerate() {
+                if ((j as f64 + 0.5) * HOP - t).abs() < COLLAR {
+                    *sc = false;
+                }
+            }
+        }
+    }
+    (speech, scored)
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    tp: u64,
+    fp: u64,
+    fn_: u64,
+}
+
+impl Counts {
+    fn f1(&self) -> (f64, f64, f64) {
+        let p = self.tp as f64 / (self.tp + self.fp).max(1) as f64;
+        let r = self.tp as f64 / (self.tp + self.fn_).max(1) as f64;
+        (
+            p,
+            r,
+            if p + r > 0.0 {
+                2.0 * p * r / (p + r)
+            } else {
+                0.0
+            },
+        )
+    }
+}
+
+fn count(est: &[bool], reference: &[bool], scored: Option<&[bool]>) -> Counts {
+    let mut c = Counts::default();
+    for (i, (&e, &r)) in est.iter().zip(reference).enumerate() {
+        if scored.is_some_and(|s| !s[i]) {
+            continue;
+        }
+        match (e, r) {
+            (true, true) => c.tp += 1,
+            (true, false) => c.fp += 1,
+            (false, true) => c.fn_ += 1,
+            _ => {}
+        }
+    }
+    c
+}
+
+fn decide(config: &AnalysisConfig, rate: u32, x: Vec<f32>) -> Vec<bool> {
+    let source = MemorySource::new(vec![(Role::Caller, rate, x)]);
+    let (frames, _) = analyze_frames(config.clone(), Box::new(source)).expect("analysis");
+    frames
+        .iter()
+        .map(|f| f.party(Role::Caller).is_some_and(|p| p.speech))
+        .collect()
+}
+
+fn condition(rate: u32, x: &[f32], cond: usize, seed: u64) -> (u32, Vec<f32>) {
+    match cond {
+        0 => (rate, x.to_vec()),
+        1 => {
+            let mut y = x.to_vec();
+            add_white_noise(&mut y, rate, 10.0, seed);
+            (rate, y)
+        }
+        2 => (8_000, telephone(x, rate).expect("telephone")),
+        _ => {
+            let mut y = telephone(x, rate).expect("telephone");
+            add_white_noise(&mut y, 8_000, 10.0, seed);
+            (8_000, y)
+        }
+    }
+}
+
+const CONDITIONS: [&str; 4] = ["clean", "+10 dB noise", "telephone", "telephone +10 dB"];
+
+fn main() {
+    let mut data = PathBuf::from("../shared/data");
+    let mut config = AnalysisConfig::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--data" => data = PathBuf::from(args.next().expect("--data DIR")),
+            "--vad" => {
+                let json = args.next().expect("--vad JSON");
+                let vad = serde_json::from_str(&json).expect("VadConfig JSON");
+                config = config.with_vad(vad).expect("valid VAD settings");
+            }
+            "-h" | "--help" => {
+                println!(
+                    "usage: eval_vad [--data DIR] [--vad JSON]   (default ../shared/data; JSON fields of VadConfig)"
+                );
+                return;
+            }
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let conv = data.join("conversation");
+    if !conv.is_dir() {
+        eprintln!(
+            "eval_vad: {} not found; nothing to evaluate (pass --data DIR)",
+            conv.display()
+        );
+        return;
+    }
+    println!(
+        "command: cargo run --release --example eval_vad -- --data {}\n",
+        data.display()
+    );
+    let es = conv.join("ES2004a_750-780");
+    let turns = read_rttm(&es.join("ES2004a_750-780.rttm"));
+    println!("Per-speaker AMI close-talk channels (ES2004a 750-780 s), frame P / R / F1");
+    println!(
+        "{:<18} {:<9} {:>7} {:>22} {:>22}",
+        "condition", "channel", "ref s", "no collar", "0.25 s collar"
+    );
+    for (cond, name) in CONDITIONS.iter().enumerate() {
+        let mut sum = [0.0; 2];
+        for (k, speaker) in ["MEO015", "FEE013", "MEE014", "FEE016"].iter().enumerate() {
+            let (rate, x) = read_wav(&es.join(format!("{speaker}.wav")));
+            let n = x.len() / (rate as usize / 100);
+            let (reference, scored) = labels(&turns, n, Some(speaker));
+            let (r2, y) = condition(rate, &x, cond, 1000 + k as u64);
+            let est = decide(&config, r2, y);
+            let a = count(&est, &reference, None).f1();
+            let b = count(&est, &reference, Some(&scored)).f1();
+            sum[0] += a.2;
+            sum[1] += b.2;
+            let ref_s = reference.iter().filter(|&&r| r).count() as f64 * HOP;
+            println!(
+                "{:<18} {:<9} {:>6.1}s   {:.3} {:.3} {:.3}    {:.3} {:.3} {:.3}",
+                name, speaker, ref_s, a.0, a.1, a.2, b.0, b.1, b.2
+            );
+        }
+        println!(
+            "{:<18} {:<9} {:>7}   {:>17.3}    {:>17.3}",
+            name,
+            "mean F1",
+            "",
+            sum[0] / 4.0,
+            sum[1] / 4.0
+        );
+    }
+    println!("\nMono mixtures, any speaker active, frame P / R / F1 (clean)");
+    for stem in ["sample", "dev00", "dev01", "tst00", "tst01"] {
+        let (rate, x) = read_wav(&conv.join(format!("{stem}.wav")));
+        let turns = read_rttm(&conv.join(format!("{stem}.rttm")));
+        let n = (x.len() / (rate as usize / 100)).min(3000);
+        let (reference, scored) = labels(&turns, n, None);
+        let est = decide(&config, rate, x);
+        let a = count(&est[..n], &reference, None).f1();
+        let b = count(&est[..n], &reference, Some(&scored)).f1();
+        println!(
+            "{stem:<8} no collar {:.3} {:.3} {:.3}   collar {:.3} {:.3} {:.3}",
+            a.0, a.1, a.2, b.0, b.1, b.2
+        );
+        if stem == "tst01" {
+            // Unannotated noisy events listed in the data README.
+            let gaps = [
+                (0.30, 1.27),
+                (3.78, 4.39),
+                (8.02, 9.14),
+                (9.71, 10.91),
+                (11.80, 12.63),
+                (13.94, 15.37),
+                (18.72, 20.07),
+                (21.12, 22.65),
+            ];
+            let mut total = 0;
+            let mut marked = 0;
+            for (i, e) in est.iter().enumerate().take(n) {
+                let c = (i as f64 + 0.5) * HOP;
+                if gaps.iter().any(|&(a, b)| c >= a && c < b) && !reference[i] {
+                    total += 1;
+                    marked += usize::from(*e);
+                }
+            }
+            println!(
+                "tst01 noise events: {:.1} % of {} frames marked speech (false alarms)",
+                100.0 * marked as f64 / total.max(1) as f64,
+                total
+            );
+        }
+    }
+}

@@ -64,7 +64,7 @@ fn stages(c: &mut Criterion) {
     );
 
     let mut pitch = PitchTracker::new(config.pitch(), g.window, rate).expect("pitch");
-    c.bench_function("pitch per frame (after spectrum)", |b| {
+    c.bench_function("spectrum + pitch per frame", |b| {
         b.iter(|| {
             let k = next();
             spectrum.process(&wins[k]);

@@ -1,0 +1,119 @@
+//! Golden tests on the licensed fixtures (STYLE.md tier b): expected values with a tolerance per
+//! metric. How they were produced: `callpulse analyze assets/demo/auto_repairs_60s_stereo.wav`
+//! and `cargo run --release --example eval_vad` (clean, no collar) at the commit that added
+//! this file. A change that moves a value outside its tolerance must say why in its commit.
+
+use callpulse::Role;
+use callpulse::config::AnalysisConfig;
+use callpulse::pipeline::analyze_frames;
+use callpulse::source::wav::WavSource;
+
+use crate::common::*;
+
+fn close(name: &str, got: f64, want: f64, tol: f64) {
+    assert!(
+        (got - want).abs() <= tol,
+        "{name}: {got} (golden {want} ± {tol})"
+    );
+}
+
+#[test]
+fn demo_call_summary() {
+    let out = callpulse(&["analyze", demo_call().to_str().unwrap()]);
+    assert!(out.status.success());
+    let s = summary(&out.stdout);
+    assert_eq!(s["frames"], 6000);
+    assert_eq!(s["duration_s"], 60.0);
+    // (party, speech s, mean loudness dBFS, median F0 Hz, voiced s)
+    for (party, speech, level, f0, voiced) in [
+        ("agent", 13.36, -17.77, 267.1, 9.09),
+        ("caller", 36.10, -18.27, 126.0, 21.18),
+    ] {
+        let p = &s[party];
+        close(
+            &format!("{party} speech_s"),
+            p["speech_s"].as_f64().unwrap(),
+            speech,
+            1.5,
+        );
+        close(
+            &format!("{party} mean_loudness_db"),
+            p["mean_loudness_db"].as_f64().unwrap(),
+            level,
+            0.5,
+        );
+        close(
+            &format!("{party} median_f0_hz"),
+            p["median_f0_hz"].as_f64().unwrap(),
+            f0,
+            f0 * 0.03,
+        );
+        close(
+            &format!("{party} voiced_s"),
+            p["voiced_s"].as_f64().unwrap(),
+            voiced,
+            1.5,
+        );
+        assert_eq!(p["clipped_samples"], 0);
+    }
+    close(
+        "talk_ratio_agent",
+        s["talk_ratio_agent"].as_f64().unwrap(),
+        0.270,
+        0.03,
+    );
+}
+
+/// Frame labels of `speaker` from the fixture's RTTM (frame centre inside a turn).
+fn reference(speaker: &str, frames: usize) -> Vec<bool> {
+    let rttm = std::fs::read_to_string(ami("ES2004a_750-780.rttm")).unwrap();
+    let mut out = vec![false; frames];
+    for l in rttm.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f[7] != speaker {
+            continue;
+        }
+        let on: f64 = f[3].parse().unwrap();
+        let end = on + f[4].parse::<f64>().unwrap();
+        for (i, o) in out.iter_mut().enumerate() {
+            let c = (i as f64 + 0.5) * 0.01;
+            *o |= c >= on && c < end;
+        }
+    }
+    out
+}
+
+#[test]
+fn ami_channels_voice_activity() {
+    // (channel, golden precision, recall, F1): clean, no collar, each channel on its own.
+    // MEO015 and MEE014 are limited by crosstalk from the other talkers, which a per-channel
+    // detector cannot tell from a quiet owner; the cross-channel comparison of the
+    // conversation stage is what fixes them. Their recall is held here, their precision is not.
+    for (speaker, p_want, r_want, f_want) in [
+        ("FEE013", 0.878, 0.818, 0.846),
+        ("FEE016", 0.836, 0.909, 0.871),
+        ("MEO015", 0.331, 0.812, 0.470),
+        ("MEE014", 0.056, 1.000, 0.106),
+    ] {
+        let source = WavSource::single(&ami(&format!("{speaker}.wav")), 0, Role::Caller).unwrap();
+        let (frames, _) = analyze_frames(AnalysisConfig::default(), Box::new(source)).unwrap();
+        let truth = reference(speaker, frames.len());
+        let (mut tp, mut fp, mut fn_) = (0.0, 0.0, 0.0);
+        for (f, &t) in frames.iter().zip(&truth) {
+            match (f.party(Role::Caller).unwrap().speech, t) {
+                (true, true) => tp += 1.0,
+                (true, false) => fp += 1.0,
+                (false, true) => fn_ += 1.0,
+                _ => {}
+            }
+        }
+        let p = tp / (tp + fp);
+        let r = tp / (tp + fn_);
+        let f1 = 2.0 * p * r / (p + r);
+        close(&format!("{speaker} recall"), r, r_want, 0.03);
+        if f_want > 0.8 {
+            close(&format!("{speaker} precision"), p, p_want, 0.03);
+            close(&format!("{speaker} F1"), f1, f_want, 0.03);
+        }
+    }
+}

@@ -16,14 +16,13 @@
 //! error: mean and median), voicing decision error (VDE, % of all frames where the voiced /
 //! unvoiced decisions differ).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use callpulse::Role;
-use callpulse::config::AnalysisConfig;
+
+mod support;
 use callpulse::degrade::telephone;
-use callpulse::pipeline::analyze_frames;
 use callpulse::record::FrameRecord;
-use callpulse::source::memory::MemorySource;
 
 #[derive(Default, Clone)]
 struct Score {
@@ -61,16 +60,6 @@ impl Score {
             self.frames
         )
     }
-}
-
-fn read_wav(path: &Path) -> (u32, Vec<f32>) {
-    let mut r = hound::WavReader::open(path).expect("readable WAV");
-    let rate = r.spec().sample_rate;
-    let x = r
-        .samples::<i16>()
-        .map(|s| f32::from(s.expect("sample")) / 32768.0)
-        .collect();
-    (rate, x)
 }
 
 fn read_reference(path: &Path) -> Vec<(f64, f64)> {
@@ -135,34 +124,10 @@ fn score(frames: &[FrameRecord], reference: &[(f64, f64)], hop: f64, offset: f64
 }
 
 fn main() {
-    let mut data = PathBuf::from("../shared/data");
-    let mut config = AnalysisConfig::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--data" => data = PathBuf::from(args.next().expect("--data DIR")),
-            "--pitch" => {
-                let json = args.next().expect("--pitch JSON");
-                let pitch = serde_json::from_str(&json).expect("PitchConfig JSON");
-                config = config.with_pitch(pitch).expect("valid pitch settings");
-            }
-            "-h" | "--help" => {
-                println!(
-                    "usage: eval_pitch [--data DIR] [--pitch JSON]   (default ../shared/data; JSON fields of PitchConfig)"
-                );
-                return;
-            }
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    let dir = data.join("pitch");
-    if !dir.is_dir() {
-        eprintln!(
-            "eval_pitch: {} not found; nothing to evaluate (pass --data DIR)",
-            dir.display()
-        );
+    let Some(support::EvalArgs { data, config }) = support::args("eval_pitch", "pitch") else {
         return;
-    }
+    };
+    let dir = data.join("pitch");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .expect("pitch dir")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -176,7 +141,7 @@ fn main() {
     let started = std::time::Instant::now();
     for name in &names {
         let stem = name.trim_end_matches(".wav");
-        let (rate, x) = read_wav(&dir.join(name));
+        let (rate, x) = support::read_mono(&dir.join(name));
         let reference = read_reference(&dir.join(format!("{stem}.f0.csv")));
         let speaker = usize::from(stem.starts_with("sb"));
         for (cond, (rate, signal)) in [
@@ -186,8 +151,7 @@ fn main() {
         .into_iter()
         .enumerate()
         {
-            let source = MemorySource::new(vec![(Role::Caller, rate, signal)]);
-            let (frames, _) = analyze_frames(config.clone(), Box::new(source)).expect("analysis");
+            let frames = support::frames(&config, rate, signal);
             for (k, &off) in offsets.iter().enumerate() {
                 let s = score(&frames, &reference, hop, off);
                 totals[cond][speaker][k].add(&s);
@@ -198,10 +162,6 @@ fn main() {
         "Pitch on ../shared/data/pitch (FDA, {} files, laryngograph reference), {:.1} s",
         names.len(),
         started.elapsed().as_secs_f64()
-    );
-    println!(
-        "command: cargo run --release --example eval_pitch -- --data {}\n",
-        data.display()
     );
     for (cond, title) in [
         "native (20 kHz file, analysed at 16 kHz)",

@@ -16,26 +16,16 @@
 //!   "any speaker active", and the share of frames marked speech inside `tst01`'s unannotated
 //!   noisy gaps (a false-alarm check).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use callpulse::Role;
+
+mod support;
 use callpulse::config::AnalysisConfig;
 use callpulse::degrade::{add_white_noise, telephone};
-use callpulse::pipeline::analyze_frames;
-use callpulse::source::memory::MemorySource;
 
 const HOP: f64 = 0.01;
 const COLLAR: f64 = 0.25;
-
-fn read_wav(path: &Path) -> (u32, Vec<f32>) {
-    let mut r = hound::WavReader::open(path).expect("readable WAV");
-    let rate = r.spec().sample_rate;
-    let x = r
-        .samples::<i16>()
-        .map(|s| f32::from(s.expect("sample")) / 32768.0)
-        .collect();
-    (rate, x)
-}
 
 /// Turns `(onset, end, speaker)` of an RTTM file.
 fn read_rttm(path: &Path) -> Vec<(f64, f64, String)> {
@@ -123,9 +113,7 @@ fn count(est: &[bool], reference: &[bool], scored: Option<&[bool]>) -> Counts {
 }
 
 fn decide(config: &AnalysisConfig, rate: u32, x: Vec<f32>) -> Vec<bool> {
-    let source = MemorySource::new(vec![(Role::Caller, rate, x)]);
-    let (frames, _) = analyze_frames(config.clone(), Box::new(source)).expect("analysis");
-    frames
+    support::frames(config, rate, x)
         .iter()
         .map(|f| f.party(Role::Caller).is_some_and(|p| p.speech))
         .collect()
@@ -151,38 +139,10 @@ fn condition(rate: u32, x: &[f32], cond: usize, seed: u64) -> (u32, Vec<f32>) {
 const CONDITIONS: [&str; 4] = ["clean", "+10 dB noise", "telephone", "telephone +10 dB"];
 
 fn main() {
-    let mut data = PathBuf::from("../shared/data");
-    let mut config = AnalysisConfig::default();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--data" => data = PathBuf::from(args.next().expect("--data DIR")),
-            "--vad" => {
-                let json = args.next().expect("--vad JSON");
-                let vad = serde_json::from_str(&json).expect("VadConfig JSON");
-                config = config.with_vad(vad).expect("valid VAD settings");
-            }
-            "-h" | "--help" => {
-                println!(
-                    "usage: eval_vad [--data DIR] [--vad JSON]   (default ../shared/data; JSON fields of VadConfig)"
-                );
-                return;
-            }
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    let conv = data.join("conversation");
-    if !conv.is_dir() {
-        eprintln!(
-            "eval_vad: {} not found; nothing to evaluate (pass --data DIR)",
-            conv.display()
-        );
+    let Some(support::EvalArgs { data, config }) = support::args("eval_vad", "conversation") else {
         return;
-    }
-    println!(
-        "command: cargo run --release --example eval_vad -- --data {}\n",
-        data.display()
-    );
+    };
+    let conv = data.join("conversation");
     let es = conv.join("ES2004a_750-780");
     let turns = read_rttm(&es.join("ES2004a_750-780.rttm"));
     println!("Per-speaker AMI close-talk channels (ES2004a 750-780 s), frame P / R / F1");
@@ -193,7 +153,7 @@ fn main() {
     for (cond, name) in CONDITIONS.iter().enumerate() {
         let mut sum = [0.0; 2];
         for (k, speaker) in ["MEO015", "FEE013", "MEE014", "FEE016"].iter().enumerate() {
-            let (rate, x) = read_wav(&es.join(format!("{speaker}.wav")));
+            let (rate, x) = support::read_mono(&es.join(format!("{speaker}.wav")));
             let n = x.len() / (rate as usize / 100);
             let (reference, scored) = labels(&turns, n, Some(speaker));
             let (r2, y) = condition(rate, &x, cond, 1000 + k as u64);
@@ -219,7 +179,7 @@ fn main() {
     }
     println!("\nMono mixtures, any speaker active, frame P / R / F1 (clean)");
     for stem in ["sample", "dev00", "dev01", "tst00", "tst01"] {
-        let (rate, x) = read_wav(&conv.join(format!("{stem}.wav")));
+        let (rate, x) = support::read_mono(&conv.join(format!("{stem}.wav")));
         let turns = read_rttm(&conv.join(format!("{stem}.rttm")));
         let n = (x.len() / (rate as usize / 100)).min(3000);
         let (reference, scored) = labels(&turns, n, None);

@@ -5,16 +5,7 @@ use crate::common::*;
 #[test]
 fn analyze_writes_the_output_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("call.wav");
-    let rate = 8000;
-    write_wav_i16(
-        &p,
-        rate,
-        &[
-            voice(rate, 3.0, 120.0, 0.5, 1.5, 0.3),
-            voice(rate, 3.0, 220.0, 1.8, 2.8, 0.3),
-        ],
-    );
+    let p = two_voice_call(dir.path(), 3.0, (120.0, 0.5, 1.5), (220.0, 1.8, 2.8));
     let out = callpulse(&["analyze", p.to_str().unwrap(), "--frames"]);
     assert!(
         out.status.success(),
@@ -53,16 +44,7 @@ fn analyze_writes_the_output_contract() {
 #[test]
 fn channels_can_be_remapped_and_output_goes_to_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("call.wav");
-    let rate = 8000;
-    write_wav_i16(
-        &p,
-        rate,
-        &[
-            voice(rate, 2.0, 120.0, 0.2, 1.8, 0.3),
-            voice(rate, 2.0, 240.0, 0.2, 1.8, 0.3),
-        ],
-    );
+    let p = two_voice_call(dir.path(), 2.0, (120.0, 0.2, 1.8), (240.0, 0.2, 1.8));
     let o = dir.path().join("out.jsonl");
     let out = callpulse(&[
         "analyze",

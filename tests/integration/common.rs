@@ -91,6 +91,27 @@ pub fn voice(rate: u32, total: f32, f0: f32, start: f32, end: f32, amp: f32) -> 
         .collect()
 }
 
+/// Writes an 8 kHz stereo call of `secs` seconds to `dir/call.wav`: on the agent channel a
+/// voice at `agent.0` Hz from `agent.1` to `agent.2` s, on the caller channel likewise.
+pub fn two_voice_call(
+    dir: &Path,
+    secs: f32,
+    agent: (f32, f32, f32),
+    caller: (f32, f32, f32),
+) -> PathBuf {
+    let p = dir.join("call.wav");
+    let rate = 8000;
+    write_wav_i16(
+        &p,
+        rate,
+        &[
+            voice(rate, secs, agent.0, agent.1, agent.2, 0.3),
+            voice(rate, secs, caller.0, caller.1, caller.2, 0.3),
+        ],
+    );
+    p
+}
+
 /// Runs the `callpulse` binary.
 pub fn callpulse(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_callpulse"))

@@ -67,7 +67,7 @@ impl Outlet {
 pub struct Pipeline {
     config: AnalysisConfig,
     frames: bool,
-    sinks: Vec<(Box<dyn Sink>, Overflow)>,
+    sinks: Vec<(Box<dyn Sink>, Overflow, usize)>,
     name: String,
 }
 
@@ -131,9 +131,19 @@ impl Pipeline {
         self
     }
 
-    /// Adds a sink with its overflow policy.
-    pub fn sink(mut self, sink: impl Sink + 'static, overflow: Overflow) -> Self {
-        self.sinks.push((Box::new(sink), overflow));
+    /// Adds a sink with its overflow policy and a channel of [`SINK_CAPACITY`] records.
+    pub fn sink(self, sink: impl Sink + 'static, overflow: Overflow) -> Self {
+        self.sink_with_capacity(sink, overflow, SINK_CAPACITY)
+    }
+
+    /// Adds a sink with its overflow policy and a channel of `capacity` records (at least 1).
+    pub fn sink_with_capacity(
+        mut self,
+        sink: impl Sink + 'static,
+        overflow: Overflow,
+        capacity: usize,
+    ) -> Self {
+        self.sinks.push((Box::new(sink), overflow, capacity.max(1)));
         self
     }
 
@@ -150,8 +160,8 @@ impl Pipeline {
         let mut outlets = Vec::new();
         let mut sinks = Vec::new();
         let mut dropped = Vec::new();
-        for (i, (mut sink, overflow)) in self.sinks.into_iter().enumerate() {
-            let (tx, rx) = crossbeam_channel::bounded::<Record>(SINK_CAPACITY);
+        for (i, (mut sink, overflow, capacity)) in self.sinks.into_iter().enumerate() {
+            let (tx, rx) = crossbeam_channel::bounded::<Record>(capacity);
             let counter = Arc::new(AtomicU64::new(0));
             dropped.push(Arc::clone(&counter));
             outlets.push(Outlet {

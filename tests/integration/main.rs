@@ -11,5 +11,6 @@ mod golden;
 mod invariance;
 mod loudness_reference;
 mod no_alloc;
+mod pipeline;
 mod properties;
 mod synthetic;

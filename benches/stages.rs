@@ -63,7 +63,7 @@ fn stages(c: &mut Criterion) {
         |b| b.iter(|| spectrum.process(black_box(&wins[next()]))),
     );
 
-    let mut pitch = PitchTracker::new(config.pitch(), g.window, rate).expect("pitch");
+    let mut pitch = PitchTracker::new(config.pitch(), g).expect("pitch");
     c.bench_function("spectrum + pitch per frame", |b| {
         b.iter(|| {
             let k = next();

@@ -54,7 +54,7 @@ impl FeatureExtractor {
         let hop_s = geometry.hop as f32 / geometry.rate as f32;
         Ok(Self {
             spectrum: Spectrum::new(geometry.window, geometry.rate),
-            pitch: PitchTracker::new(config.pitch(), geometry.window, geometry.rate)?,
+            pitch: PitchTracker::new(config.pitch(), geometry)?,
             momentary: MomentaryLoudness::new(geometry.rate, geometry.hop),
             vad: Vad::new(config.vad(), hop_s)?,
         })

@@ -16,6 +16,8 @@
 //!   continues (the missing-fundamental error of telephone speech).
 //! * **Voicing hysteresis**: a stretch turns voiced at clarity `voicing_threshold` and stays
 //!   voiced down to `continue_threshold` while F0 moves less than 18 % per frame.
+//! * **Level gate**: frames more than `level_gate_db` below the recent peak level (decaying
+//!   5 dB/s) are unvoiced; weak voicing tails and hum carry little reliable pitch.
 //!
 //! All buffers are allocated in [`PitchTracker::new`]; [`PitchTracker::process`] does not
 //! allocate.
@@ -23,6 +25,7 @@
 use serde::Deserialize;
 
 use super::spectrum::Spectrum;
+use crate::config::FrameGeometry;
 use crate::error::ConfigError;
 
 /// Pitch tracker settings.
@@ -38,6 +41,9 @@ pub struct PitchConfig {
     /// Lower clarity that keeps a voiced stretch voiced while F0 stays continuous (default
     /// 0.45): hysteresis, so voicing neither flickers nor ends early in weak endings.
     pub continue_threshold: f32,
+    /// Frames more than this many dB below the recent peak level are unvoiced (default 25;
+    /// 0 disables): the weak tails of voicing and low hum carry little reliable pitch.
+    pub level_gate_db: f32,
 }
 
 impl Default for PitchConfig {
@@ -47,6 +53,7 @@ impl Default for PitchConfig {
             max_hz: 500.0,
             voicing_threshold: 0.7,
             continue_threshold: 0.45,
+            level_gate_db: 25.0,
         }
     }
 }
@@ -70,6 +77,12 @@ impl PitchConfig {
             return Err(ConfigError::new(
                 "pitch.voicing_threshold",
                 "must lie in [0, 1]",
+            ));
+        }
+        if !(0.0..=80.0).contains(&self.level_gate_db) {
+            return Err(ConfigError::new(
+                "pitch.level_gate_db",
+                "must lie in [0, 80] dB",
             ));
         }
         if !(0.0..=self.voicing_threshold).contains(&self.continue_threshold) {
@@ -104,7 +117,13 @@ pub struct PitchTracker {
     peaks: [(usize, f32); MAX_PEAKS],
     /// Lag of the previous frame's F0, when it was voiced.
     prev_lag: Option<f32>,
+    /// Recent peak of the window level in dB, decaying by `peak_decay_db` per frame.
+    peak_db: f32,
+    peak_decay_db: f32,
 }
+
+/// Decay of the peak level that the level gate measures against, in dB per second.
+const PEAK_DECAY_DB_PER_S: f32 = 5.0;
 
 /// Key maxima kept per frame (more than any lag range at 16 kHz holds in practice).
 const MAX_PEAKS: usize = 48;
@@ -117,13 +136,14 @@ const CONTINUITY_MIN: f32 = 0.75;
 const KEY_MAX_RATIO: f32 = 0.93;
 
 impl PitchTracker {
-    /// A tracker for windows of `window` samples at `rate` Hz.
+    /// A tracker for the frames of `geometry` (window length, hop and rate).
     ///
     /// # Errors
     /// [`ConfigError`] when the window cannot hold two periods of `min_hz` or `max_hz` is at
     /// or above a quarter of the rate.
-    pub fn new(config: &PitchConfig, window: usize, rate: u32) -> Result<Self, ConfigError> {
+    pub fn new(config: &PitchConfig, geometry: FrameGeometry) -> Result<Self, ConfigError> {
         config.validate()?;
+        let FrameGeometry { rate, hop, window } = geometry;
         let rate_f = rate as f32;
         let max_lag = (rate_f / config.min_hz).ceil() as usize + 1;
         let min_lag = ((rate_f / config.max_hz).floor() as usize).max(2);
@@ -145,6 +165,8 @@ impl PitchTracker {
             nsdf: vec![0.0; max_lag + 2],
             peaks: [(0, 0.0); MAX_PEAKS],
             prev_lag: None,
+            peak_db: -120.0,
+            peak_decay_db: PEAK_DECAY_DB_PER_S * hop as f32 / rate_f,
         })
     }
 
@@ -153,6 +175,11 @@ impl PitchTracker {
         spectrum.autocorrelation(&mut self.acf);
         let n = window.len();
         let hi = (self.max_lag + 1).min(n - 1);
+        // Level of the window against its recent peak, for the level gate.
+        let level_db = 10.0 * (self.acf[0] / n as f32).max(1e-12).log10();
+        self.peak_db = (self.peak_db - self.peak_decay_db).max(level_db);
+        let loud_enough = self.config.level_gate_db <= 0.0
+            || level_db >= self.peak_db - self.config.level_gate_db;
         // m(τ) = Σ_{j<n-τ} x[j]² + x[j+τ]², updated lag by lag.
         let mut m = 2.0 * self.acf[0];
         if m <= f32::MIN_POSITIVE {
@@ -239,8 +266,10 @@ impl PitchTracker {
         } else {
             self.config.voicing_threshold
         };
-        let voiced =
-            clarity >= needed && f0 >= self.config.min_hz * 0.97 && f0 <= self.config.max_hz * 1.03;
+        let voiced = loud_enough
+            && clarity >= needed
+            && f0 >= self.config.min_hz * 0.97
+            && f0 <= self.config.max_hz * 1.03;
         self.prev_lag = voiced.then_some(lag);
         PitchEstimate {
             f0_hz: voiced.then_some(f0),
@@ -267,7 +296,12 @@ mod tests {
 
     fn estimate(x: &[f32], rate: u32) -> PitchEstimate {
         let mut s = Spectrum::new(x.len(), rate);
-        let mut p = PitchTracker::new(&PitchConfig::default(), x.len(), rate).unwrap();
+        let geometry = FrameGeometry {
+            rate,
+            hop: rate as usize / 100,
+            window: x.len(),
+        };
+        let mut p = PitchTracker::new(&PitchConfig::default(), geometry).unwrap();
         s.process(x);
         p.process(x, &mut s)
     }
@@ -306,5 +340,38 @@ mod tests {
             })
             .collect();
         assert_eq!(estimate(&noise, 8000).f0_hz, None);
+    }
+
+    #[test]
+    fn level_gate_unvoices_weak_frames_after_loud_ones() {
+        let rate = 8000;
+        let loud = harmonic(rate, 150.0, 320, 1, 8);
+        let quiet: Vec<f32> = loud.iter().map(|x| x * 0.003).collect(); // -50 dB
+        let geometry = FrameGeometry {
+            rate,
+            hop: 80,
+            window: 320,
+        };
+        let mut s = Spectrum::new(320, rate);
+        let mut p = PitchTracker::new(&PitchConfig::default(), geometry).unwrap();
+        s.process(&loud);
+        assert!(p.process(&loud, &mut s).f0_hz.is_some());
+        s.process(&quiet);
+        let e = p.process(&quiet, &mut s);
+        assert_eq!(e.f0_hz, None, "50 dB below the peak");
+        assert!(
+            e.clarity > 0.9,
+            "still periodic: clarity is reported for the VAD"
+        );
+        // With the gate off, the same frame is voiced.
+        let open = PitchConfig {
+            level_gate_db: 0.0,
+            ..PitchConfig::default()
+        };
+        let mut p = PitchTracker::new(&open, geometry).unwrap();
+        s.process(&loud);
+        p.process(&loud, &mut s);
+        s.process(&quiet);
+        assert!(p.process(&quiet, &mut s).f0_hz.is_some());
     }
 }

@@ -18,8 +18,8 @@
 //!   (crosstalk, echo) well below the owner's level. The detector tracks the owner's speech
 //!   level from voiced frames at least `learn_snr_db` above the floor (an asymmetric quantile
 //!   tracker of their levels that rises fast and falls slowly) and rejects frames more than
-//!   `crosstalk_db` below it. Until the owner has been heard, only frames `learn_snr_db` above
-//!   the floor count (leakage is usually quieter than that). Rejecting
+//!   `crosstalk_db` below it. Until the owner has been heard the gate is open (requiring more
+//!   margin then would lock out a talker on a noisy line for good). Rejecting
 //!   leakage for good needs the other channel too; that is the conversation stage's job.
 //! * **Consonants and noises**: an aperiodic frame counts only within `unvoiced_reach_ms` of a
 //!   voiced one, so consonants and breaths at the edges of voiced speech are kept while clicks
@@ -228,18 +228,11 @@ impl Vad {
         };
         let mut speechlike = voiced
             || (snr >= self.config.loud_threshold_db && self.since_voiced <= self.reach_frames);
-        match self.speech_db {
-            Some(talker)
-                if self.config.crosstalk_db > 0.0 && level < talker - self.config.crosstalk_db =>
-            {
-                speechlike = false;
-            }
-            // Until the channel's own talker has been heard, only frames clear enough to teach
-            // its level count: leakage is usually quieter than that.
-            None if self.config.crosstalk_db > 0.0 && snr < self.config.learn_snr_db => {
-                speechlike = false;
-            }
-            _ => {}
+        if let Some(talker) = self.speech_db
+            && self.config.crosstalk_db > 0.0
+            && level < talker - self.config.crosstalk_db
+        {
+            speechlike = false;
         }
         if speechlike && voiced && snr >= self.config.learn_snr_db {
             self.speech_db = Some(match self.speech_db {

@@ -57,13 +57,13 @@ fn stages(c: &mut Criterion) {
         i
     };
 
-    let mut spectrum = Spectrum::new(g.window, rate);
+    let mut pitch = PitchTracker::new(config.pitch(), g).expect("pitch");
+    let mut spectrum = Spectrum::new(g.window, rate, pitch.max_lag());
     c.bench_function(
-        "spectrum (320-sample window, 640-point FFT) per frame",
+        "spectrum (320-sample window, 512-point FFT) per frame",
         |b| b.iter(|| spectrum.process(black_box(&wins[next()]))),
     );
 
-    let mut pitch = PitchTracker::new(config.pitch(), g).expect("pitch");
     c.bench_function("spectrum + pitch per frame", |b| {
         b.iter(|| {
             let k = next();

@@ -43,11 +43,9 @@ pub struct Framer {
 impl Framer {
     /// A framer for `geometry`; the first window starts with `margin` zeros of look-back.
     pub fn new(geometry: FrameGeometry) -> Self {
-        let mut buf = vec![0.0; geometry.window];
-        buf.fill(0.0);
         Self {
             geometry,
-            buf,
+            buf: vec![0.0; geometry.window],
             fill: geometry.margin(),
             next_index: 0,
             received: 0,

@@ -52,9 +52,10 @@ impl FeatureExtractor {
     /// [`ConfigError`] when a stage rejects the configuration.
     pub fn new(config: &AnalysisConfig, geometry: FrameGeometry) -> Result<Self, ConfigError> {
         let hop_s = geometry.hop as f32 / geometry.rate as f32;
+        let pitch = PitchTracker::new(config.pitch(), geometry)?;
         Ok(Self {
-            spectrum: Spectrum::new(geometry.window, geometry.rate),
-            pitch: PitchTracker::new(config.pitch(), geometry)?,
+            spectrum: Spectrum::new(geometry.window, geometry.rate, pitch.max_lag()),
+            pitch,
             momentary: MomentaryLoudness::new(geometry.rate, geometry.hop),
             vad: Vad::new(config.vad(), hop_s)?,
         })

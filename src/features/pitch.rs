@@ -170,6 +170,11 @@ impl PitchTracker {
         })
     }
 
+    /// The longest lag the tracker reads from the autocorrelation (size [`Spectrum`] with it).
+    pub fn max_lag(&self) -> usize {
+        self.acf.len() - 1
+    }
+
     /// Estimates the pitch of `window` whose spectrum `spectrum` holds.
     pub fn process(&mut self, window: &[f32], spectrum: &mut Spectrum) -> PitchEstimate {
         spectrum.autocorrelation(&mut self.acf);
@@ -295,13 +300,13 @@ mod tests {
     }
 
     fn estimate(x: &[f32], rate: u32) -> PitchEstimate {
-        let mut s = Spectrum::new(x.len(), rate);
         let geometry = FrameGeometry {
             rate,
             hop: rate as usize / 100,
             window: x.len(),
         };
         let mut p = PitchTracker::new(&PitchConfig::default(), geometry).unwrap();
+        let mut s = Spectrum::new(x.len(), rate, p.max_lag());
         s.process(x);
         p.process(x, &mut s)
     }
@@ -352,8 +357,8 @@ mod tests {
             hop: 80,
             window: 320,
         };
-        let mut s = Spectrum::new(320, rate);
         let mut p = PitchTracker::new(&PitchConfig::default(), geometry).unwrap();
+        let mut s = Spectrum::new(320, rate, p.max_lag());
         s.process(&loud);
         assert!(p.process(&loud, &mut s).f0_hz.is_some());
         s.process(&quiet);

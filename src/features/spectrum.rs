@@ -1,9 +1,9 @@
 //! The frame's spectrum, computed once per frame and shared by the stages that need it.
 //!
-//! The window is zero-padded to twice its length and transformed with `realfft` (planned once
-//! in [`Spectrum::new`]); the power spectrum of that padded frame is the Fourier transform of
-//! its *linear* autocorrelation for every lag up to the window length, which is what the pitch
-//! tracker needs, and its bins give the VAD its band energies.
+//! The window is zero-padded to a power of two of at least `window + max_lag` samples and
+//! transformed with `realfft` (planned once in [`Spectrum::new`]); the power spectrum of that
+//! padded frame is the Fourier transform of its *linear* autocorrelation for every lag up to
+//! `max_lag` (no circular wrap-around), which is what the pitch tracker needs.
 
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ pub struct Spectrum {
     power: Vec<f32>,
     rate: u32,
     window: usize,
+    max_lag: usize,
 }
 
 impl std::fmt::Debug for Spectrum {
@@ -34,9 +35,11 @@ impl std::fmt::Debug for Spectrum {
 }
 
 impl Spectrum {
-    /// Plans the transforms for windows of `window` samples at `rate` Hz.
-    pub fn new(window: usize, rate: u32) -> Self {
-        let n = 2 * window;
+    /// Plans the transforms for windows of `window` samples at `rate` Hz whose linear
+    /// autocorrelation is needed up to lag `max_lag` (at most `window`).
+    pub fn new(window: usize, rate: u32, max_lag: usize) -> Self {
+        let max_lag = max_lag.min(window);
+        let n = (window + max_lag).next_power_of_two();
         let mut planner = RealFftPlanner::<f32>::new();
         let forward = planner.plan_fft_forward(n);
         let inverse = planner.plan_fft_inverse(n);
@@ -51,6 +54,7 @@ impl Spectrum {
             inverse,
             rate,
             window,
+            max_lag,
         }
     }
 
@@ -80,9 +84,9 @@ impl Spectrum {
         &self.bins
     }
 
-    /// FFT length (twice the window).
+    /// FFT length.
     pub fn fft_len(&self) -> usize {
-        2 * self.window
+        self.input.len()
     }
 
     /// Width of one bin in Hz.
@@ -96,7 +100,7 @@ impl Spectrum {
     }
 
     /// Writes the linear autocorrelation `r[τ] = Σ x[j]·x[j+τ]` of the last window for lags
-    /// `0 .. out.len()` (at most the window length) into `out`. Uses the planned inverse FFT.
+    /// `0 .. out.len()` (at most `max_lag + 1`) into `out`. Uses the planned inverse FFT.
     pub fn autocorrelation(&mut self, out: &mut [f32]) {
         let n = self.fft_len();
         for (c, p) in self.inverse_in.iter_mut().zip(&self.power) {
@@ -109,7 +113,7 @@ impl Spectrum {
             &mut self.scratch_inv,
         );
         let scale = 1.0 / n as f32;
-        let m = out.len().min(self.window);
+        let m = out.len().min(self.max_lag + 1);
         for (o, v) in out[..m].iter_mut().zip(&self.input) {
             *o = v * scale;
         }
@@ -124,7 +128,7 @@ mod tests {
     fn autocorrelation_matches_the_direct_sum() {
         let w = 64;
         let x: Vec<f32> = (0..w).map(|i| ((i * 37 % 11) as f32 - 5.0) / 5.0).collect();
-        let mut s = Spectrum::new(w, 8000);
+        let mut s = Spectrum::new(w, 8000, w);
         s.process(&x);
         let mut r = vec![0.0; w];
         s.autocorrelation(&mut r);

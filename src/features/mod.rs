@@ -66,6 +66,10 @@ impl FeatureExtractor {
         let loudness_db = loudness::rms_db(frame.hop);
         let lufs_m = self.momentary.process(frame.hop);
         self.spectrum.process(frame.window);
+        if frame.gap {
+            // Samples are missing: nothing before the gap may carry over into the pitch track.
+            self.pitch.reset();
+        }
         let pitch = self.pitch.process(frame.window, &mut self.spectrum);
         let speech = self.vad.process(&VadInput {
             level_db: loudness_db,

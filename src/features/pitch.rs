@@ -170,6 +170,12 @@ impl PitchTracker {
         })
     }
 
+    /// Forgets the previous frames (continuity and peak level), e.g. across a gap in the input.
+    pub fn reset(&mut self) {
+        self.prev_lag = None;
+        self.peak_db = -120.0;
+    }
+
     /// The longest lag the tracker reads from the autocorrelation (size [`Spectrum`] with it).
     pub fn max_lag(&self) -> usize {
         self.acf.len() - 1
@@ -376,6 +382,26 @@ mod tests {
         let mut p = PitchTracker::new(&open, geometry).unwrap();
         s.process(&loud);
         p.process(&loud, &mut s);
+        s.process(&quiet);
+        assert!(p.process(&quiet, &mut s).f0_hz.is_some());
+    }
+
+    #[test]
+    fn reset_forgets_the_track() {
+        let rate = 8000;
+        let geometry = FrameGeometry {
+            rate,
+            hop: 80,
+            window: 320,
+        };
+        let loud = harmonic(rate, 150.0, 320, 1, 8);
+        let quiet: Vec<f32> = loud.iter().map(|x| x * 0.003).collect();
+        let mut p = PitchTracker::new(&PitchConfig::default(), geometry).unwrap();
+        let mut s = Spectrum::new(320, rate, p.max_lag());
+        s.process(&loud);
+        p.process(&loud, &mut s);
+        p.reset();
+        // After a reset the quiet frame is judged on its own: no peak to be far below.
         s.process(&quiet);
         assert!(p.process(&quiet, &mut s).f0_hz.is_some());
     }

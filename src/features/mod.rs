@@ -17,7 +17,7 @@ use crate::frames::Frame;
 use loudness::MomentaryLoudness;
 use pitch::PitchTracker;
 use spectrum::Spectrum;
-use vad::{Vad, VadInput};
+use vad::{BANDS, Vad, VadInput, band_powers};
 
 /// What one party sounds like in one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -71,9 +71,17 @@ impl FeatureExtractor {
             self.pitch.reset();
         }
         let pitch = self.pitch.process(frame.window, &mut self.spectrum);
+        let mut band_power = [0.0; BANDS];
+        band_powers(
+            self.spectrum.power(),
+            self.spectrum.bin_hz(),
+            frame.window.len(),
+            &mut band_power,
+        );
         let speech = self.vad.process(&VadInput {
             level_db: loudness_db,
             clarity: pitch.clarity,
+            band_power,
             gap: frame.gap,
         });
         PartyFeatures {

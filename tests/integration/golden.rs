@@ -26,8 +26,8 @@ fn demo_call_summary() {
     assert_eq!(s["duration_s"], 60.0);
     // (party, speech s, mean loudness dBFS, median F0 Hz, voiced s)
     for (party, speech, level, f0, voiced) in [
-        ("agent", 13.36, -17.77, 267.1, 9.09),
-        ("caller", 36.10, -18.27, 126.0, 21.18),
+        ("agent", 13.44, -17.84, 264.0, 8.34),
+        ("caller", 33.45, -18.12, 124.6, 18.81),
     ] {
         let p = &s[party];
         close(
@@ -86,14 +86,14 @@ fn reference(speaker: &str, frames: usize) -> Vec<bool> {
 #[test]
 fn ami_channels_voice_activity() {
     // (channel, golden precision, recall, F1): clean, no collar, each channel on its own.
-    // MEO015 and MEE014 are limited by crosstalk from the other talkers, which a per-channel
-    // detector cannot tell from a quiet owner; the cross-channel comparison of the
-    // conversation stage is what fixes them. Their recall is held here, their precision is not.
+    // MEE014 (0.7 s of annotated speech) is limited by loud sounds on its channel that the
+    // RTTM leaves out and by crosstalk, which a per-channel detector cannot tell from a quiet
+    // owner; its recall is held here, its precision is not.
     for (speaker, p_want, r_want, f_want) in [
-        ("FEE013", 0.878, 0.818, 0.846),
-        ("FEE016", 0.836, 0.909, 0.871),
-        ("MEO015", 0.331, 0.812, 0.470),
-        ("MEE014", 0.056, 1.000, 0.106),
+        ("FEE013", 0.907, 0.813, 0.857),
+        ("FEE016", 0.863, 0.814, 0.838),
+        ("MEO015", 0.679, 0.830, 0.747),
+        ("MEE014", 0.071, 0.878, 0.132),
     ] {
         let source = WavSource::single(&ami(&format!("{speaker}.wav")), 0, Role::Caller).unwrap();
         let (frames, _) = analyze_frames(AnalysisConfig::default(), Box::new(source)).unwrap();
@@ -111,7 +111,7 @@ fn ami_channels_voice_activity() {
         let r = tp / (tp + fn_);
         let f1 = 2.0 * p * r / (p + r);
         close(&format!("{speaker} recall"), r, r_want, 0.03);
-        if f_want > 0.8 {
+        if f_want > 0.7 {
             close(&format!("{speaker} precision"), p, p_want, 0.03);
             close(&format!("{speaker} F1"), f1, f_want, 0.03);
         }

@@ -54,6 +54,21 @@ impl PartyBlock {
         self.nonfinite = 0;
         self.clipped = 0;
     }
+
+    /// Replaces non-finite samples by 0.0 and counts them, and counts samples at or beyond
+    /// `full_scale`, into `nonfinite` and `clipped`.
+    pub(crate) fn sanitize(&mut self, full_scale: f32) {
+        self.nonfinite = 0;
+        self.clipped = 0;
+        for s in &mut self.samples {
+            if !s.is_finite() {
+                *s = 0.0;
+                self.nonfinite += 1;
+            } else if s.abs() >= full_scale {
+                self.clipped += 1;
+            }
+        }
+    }
 }
 
 /// A run of samples for every party of a call, covering about the same stretch of time.
@@ -64,6 +79,14 @@ pub struct Block {
 }
 
 impl Block {
+    /// Makes the block hold `parties` empty party blocks, keeping their allocations.
+    pub fn reset(&mut self, parties: usize) {
+        self.parties.resize_with(parties, Default::default);
+        for p in &mut self.parties {
+            p.clear();
+        }
+    }
+
     /// A block for `parties` parties, each with room for `capacity` samples.
     pub fn with_capacity(parties: usize, capacity: usize) -> Self {
         Self {
@@ -102,20 +125,4 @@ pub trait Source: Send {
     fn diagnostics(&self) -> SourceDiagnostics {
         SourceDiagnostics::default()
     }
-}
-
-/// Replaces non-finite values by 0.0 and counts them and full-scale values.
-/// Returns `(nonfinite, clipped)`.
-pub(crate) fn sanitize(samples: &mut [f32], full_scale: f32) -> (u32, u32) {
-    let mut nonfinite = 0;
-    let mut clipped = 0;
-    for s in samples {
-        if !s.is_finite() {
-            *s = 0.0;
-            nonfinite += 1;
-        } else if s.abs() >= full_scale {
-            clipped += 1;
-        }
-    }
-    (nonfinite, clipped)
 }

@@ -1,7 +1,7 @@
 //! Samples already in memory as a [`Source`]: synthetic test signals, degraded copies of
 //! recordings in evaluations, and chunk-size invariance tests.
 
-use super::{Block, PartySpec, Source, SourceInfo, sanitize};
+use super::{Block, PartySpec, Source, SourceInfo};
 use crate::error::Error;
 use crate::role::Role;
 
@@ -65,9 +65,7 @@ impl Source for MemorySource {
     }
 
     fn read(&mut self, block: &mut Block) -> Result<bool, Error> {
-        block
-            .parties
-            .resize_with(self.signals.len(), Default::default);
+        block.reset(self.signals.len());
         let base_rate = f64::from(self.info.parties.first().map_or(1, |p| p.sample_rate));
         let first_end = (self.pos.first().copied().unwrap_or(0) + self.block) as f64 / base_rate;
         let mut any = false;
@@ -77,7 +75,6 @@ impl Source for MemorySource {
             .zip(block.parties.iter_mut())
             .enumerate()
         {
-            out.clear();
             let rate = f64::from(self.info.parties[i].sample_rate);
             let start = self.pos[i];
             let mut end = if i == 0 {
@@ -96,9 +93,7 @@ impl Source for MemorySource {
             if end > start {
                 out.samples.extend_from_slice(&signal[start..end]);
                 out.gap = self.gaps[i].contains(&start) && start > 0;
-                let (nonfinite, clipped) = sanitize(&mut out.samples, 1.0);
-                out.nonfinite = nonfinite;
-                out.clipped = clipped;
+                out.sanitize(1.0);
                 self.pos[i] = end;
                 any = true;
             }

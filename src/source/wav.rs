@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use hound::{SampleFormat, WavIntoSamples, WavReader};
 
-use super::{Block, PartySpec, Source, SourceDiagnostics, SourceInfo, sanitize};
+use super::{Block, PartySpec, Source, SourceDiagnostics, SourceInfo};
 use crate::error::Error;
 use crate::role::Role;
 
@@ -481,12 +481,7 @@ impl Source for WavSource {
     }
 
     fn read(&mut self, block: &mut Block) -> Result<bool, Error> {
-        block
-            .parties
-            .resize_with(self.routes.len(), Default::default);
-        for p in &mut block.parties {
-            p.clear();
-        }
+        block.reset(self.routes.len());
         if self.done {
             return Ok(false);
         }
@@ -546,9 +541,7 @@ impl Source for WavSource {
             party
                 .samples
                 .extend(file.scratch.iter().skip(route.channel).step_by(channels));
-            let (nonfinite, clipped) = sanitize(&mut party.samples, file.full_scale);
-            party.nonfinite = nonfinite;
-            party.clipped = clipped;
+            party.sanitize(file.full_scale);
         }
         if all_ended {
             self.done = true;

@@ -162,13 +162,41 @@ fn stages(c: &mut Criterion) {
     c.bench_function("call end to end per stereo frame (8 kHz)", |b| {
         b.iter(|| {
             k = (k + 1) % blocks.len();
-            call.process(black_box(&blocks[k]), |f| {
-                black_box(f.t);
+            call.process(black_box(&blocks[k]), |r| {
+                black_box(&r);
             })
             .expect("process")
         })
     });
 }
 
-criterion_group!(benches, stages);
+/// The conversation stage alone, on the demo call's aligned frames (decided once up front).
+fn conversation(c: &mut Criterion) {
+    use callpulse::conversation::{Conversation, ConversationConfig};
+    use callpulse::pipeline::analyze_frames;
+    use callpulse::source::memory::MemorySource;
+    let (rate, agent, caller) = demo();
+    let source = MemorySource::new(vec![
+        (Role::Agent, rate, agent),
+        (Role::Caller, rate, caller),
+    ]);
+    let (frames, _) = analyze_frames(AnalysisConfig::default(), Box::new(source)).expect("frames");
+    let mut stage = Conversation::new(&ConversationConfig::default(), 0.01).expect("stage");
+    let mut k = 0;
+    let mut events = 0u64;
+    c.bench_function("conversation per frame", |b| {
+        b.iter(|| {
+            k = (k + 1) % frames.len();
+            // Frame indices must grow; the stage sees a repeating call.
+            let mut f = frames[k];
+            f.index = events;
+            events += 1;
+            stage.process(black_box(&f), &mut |o| {
+                black_box(&o);
+            })
+        })
+    });
+}
+
+criterion_group!(benches, stages, conversation);
 criterion_main!(benches);

@@ -16,101 +16,13 @@
 //!   "any speaker active", and the share of frames marked speech inside `tst01`'s unannotated
 //!   noisy gaps (a false-alarm check).
 
-use std::path::Path;
-
 use callpulse::Role;
 
 mod support;
 use callpulse::config::AnalysisConfig;
 use callpulse::degrade::{add_white_noise, telephone};
 
-const HOP: f64 = 0.01;
-const COLLAR: f64 = 0.25;
-
-/// Turns `(onset, end, speaker)` of an RTTM file.
-fn read_rttm(path: &Path) -> Vec<(f64, f64, String)> {
-    std::fs::read_to_string(path)
-        .expect("RTTM")
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() < 8 || f[0] != "SPEAKER" {
-                return None;
-            }
-            let on: f64 = f[3].parse().ok()?;
-            let dur: f64 = f[4].parse().ok()?;
-            Some((on, on + dur, f[7].to_string()))
-        })
-        .collect()
-}
-
-/// Reference labels for `n` frames: true where a turn of an accepted speaker covers the centre.
-fn labels(turns: &[(f64, f64, String)], n: usize, speaker: Option<&str>) -> (Vec<bool>, Vec<bool>) {
-    let mut speech = vec![false; n];
-    let mut scored = vec![true; n];
-    for (on, end, who) in turns {
-        if speaker.is_some_and(|s| s != who) {
-            continue;
-        }
-        for (i, s) in speech.iter_mut().enumerate() {
-            let c = (i as f64 + 0.5) * HOP;
-            if c >= *on && c < *end {
-                *s = true;
-            }
-        }
-    }
-    // Collar: exclude frames within COLLAR of a change of the reference.
-    for i in 1..n {
-        if speech[i] != speech[i - 1] {
-            let t = i as f64 * HOP;
-            for (j, sc) in scored.iter_mut().enumerate() {
-                if ((j as f64 + 0.5) * HOP - t).abs() < COLLAR {
-                    *sc = false;
-                }
-            }
-        }
-    }
-    (speech, scored)
-}
-
-#[derive(Default, Clone, Copy)]
-struct Counts {
-    tp: u64,
-    fp: u64,
-    fn_: u64,
-}
-
-impl Counts {
-    fn f1(&self) -> (f64, f64, f64) {
-        let p = self.tp as f64 / (self.tp + self.fp).max(1) as f64;
-        let r = self.tp as f64 / (self.tp + self.fn_).max(1) as f64;
-        (
-            p,
-            r,
-            if p + r > 0.0 {
-                2.0 * p * r / (p + r)
-            } else {
-                0.0
-            },
-        )
-    }
-}
-
-fn count(est: &[bool], reference: &[bool], scored: Option<&[bool]>) -> Counts {
-    let mut c = Counts::default();
-    for (i, (&e, &r)) in est.iter().zip(reference).enumerate() {
-        if scored.is_some_and(|s| !s[i]) {
-            continue;
-        }
-        match (e, r) {
-            (true, true) => c.tp += 1,
-            (true, false) => c.fp += 1,
-            (false, true) => c.fn_ += 1,
-            _ => {}
-        }
-    }
-    c
-}
+use support::{HOP, count, labels, read_rttm};
 
 fn decide(config: &AnalysisConfig, rate: u32, x: Vec<f32>) -> Vec<bool> {
     support::frames(config, rate, x)

@@ -1,13 +1,21 @@
-//! One call's analysis: every party's chain, and the alignment of their frames.
+//! One call's analysis: every party's chain, the alignment of their frames, and the voice
+//! activity decision that needs both.
 //!
 //! The call analyser runs on the call's analysis thread. It feeds each party's block to that
-//! party's [`PartyAnalyzer`] and emits a [`FrameRecord`] as soon as every party has measured
-//! the same frame, so both parties' frames stay aligned without locks.
+//! party's [`PartyAnalyzer`] and, as soon as every party has measured the same frame, removes
+//! the other party's leakage from each channel's band powers ([`Crosstalk`]), decides each
+//! party's voice activity ([`Vad`]) and emits a [`FrameRecord`]: both parties' frames stay
+//! aligned without locks.
 
 use crate::config::{AnalysisConfig, FrameGeometry};
+use crate::conversation::{Conversation, Output};
+use crate::crosstalk::Crosstalk;
 use crate::error::{ConfigError, Error};
+use crate::features::PartyFeatures;
+use crate::features::vad::{Vad, VadInput};
 use crate::party::PartyAnalyzer;
-use crate::record::FrameRecord;
+use crate::record::{FrameRecord, Record};
+use crate::role::Role;
 use crate::source::{Block, PartySpec, SourceDiagnostics};
 use crate::summary::{InputSummary, Summary};
 
@@ -15,6 +23,11 @@ use crate::summary::{InputSummary, Summary};
 #[derive(Debug)]
 pub struct CallAnalyzer {
     parties: Vec<PartyAnalyzer>,
+    /// One detector per party, in the order of `parties`.
+    vads: Vec<Vad>,
+    /// Present for two-party calls.
+    crosstalk: Option<Crosstalk>,
+    conversation: Conversation,
     geometry: FrameGeometry,
     next_index: u64,
 }
@@ -42,8 +55,22 @@ impl CallAnalyzer {
             .iter()
             .map(|spec| PartyAnalyzer::new(config, geometry, spec.clone()))
             .collect::<Result<Vec<_>, _>>()?;
+        let hop_s = geometry.hop as f32 / geometry.rate as f32;
+        let vads = parties
+            .iter()
+            .map(|_| Vad::new(config.vad(), hop_s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let crosstalk = if parties.len() == 2 {
+            Some(Crosstalk::new(config.crosstalk(), hop_s)?)
+        } else {
+            None
+        };
+        let conversation = Conversation::new(config.conversation(), f64::from(hop_s))?;
         Ok(Self {
             parties,
+            vads,
+            crosstalk,
+            conversation,
             geometry,
             next_index: 0,
         })
@@ -59,15 +86,17 @@ impl CallAnalyzer {
         &self.parties
     }
 
-    /// Analyses one block, calling `emit` for every frame that all parties have measured.
+    /// The conversation stage (floor, figures).
+    pub fn conversation(&self) -> &Conversation {
+        &self.conversation
+    }
+
+    /// Analyses one block, calling `emit` for every frame that all parties have measured and
+    /// for every conversation event and alert it completes.
     ///
     /// # Errors
     /// [`Error::Internal`] if a stage fails (a bug).
-    pub fn process(
-        &mut self,
-        block: &Block,
-        mut emit: impl FnMut(&FrameRecord),
-    ) -> Result<(), Error> {
+    pub fn process(&mut self, block: &Block, mut emit: impl FnMut(Record)) -> Result<(), Error> {
         for (party, pb) in self.parties.iter_mut().zip(&block.parties) {
             party.push(pb)?;
         }
@@ -80,15 +109,16 @@ impl CallAnalyzer {
     ///
     /// # Errors
     /// [`Error::Internal`] if a stage fails (a bug).
-    pub fn finish(&mut self, mut emit: impl FnMut(&FrameRecord)) -> Result<(), Error> {
+    pub fn finish(&mut self, mut emit: impl FnMut(Record)) -> Result<(), Error> {
         for party in &mut self.parties {
             party.finish()?;
         }
         self.drain(true, &mut emit);
+        self.conversation.finish(&mut |o| emit(output_record(o)));
         Ok(())
     }
 
-    fn drain(&mut self, finishing: bool, emit: &mut impl FnMut(&FrameRecord)) {
+    fn drain(&mut self, finishing: bool, emit: &mut impl FnMut(Record)) {
         loop {
             let ready = if finishing {
                 self.parties.iter().any(|p| p.pending() > 0)
@@ -98,16 +128,56 @@ impl CallAnalyzer {
             if !ready {
                 break;
             }
+            let mut popped: [Option<PartyFeatures>; 2] = [None, None];
+            for (slot, party) in popped.iter_mut().zip(&mut self.parties) {
+                *slot = party.pop();
+            }
+            self.decide(&mut popped);
             let mut rec = FrameRecord {
                 index: self.next_index,
                 t: self.geometry.frame_time(self.next_index),
                 parties: [None, None],
             };
-            for party in &mut self.parties {
-                rec.parties[party.role().index()] = party.pop();
+            for (f, party) in popped.iter().zip(&mut self.parties) {
+                if let Some(f) = f {
+                    party.record_frame(f);
+                }
+                rec.parties[party.role().index()] = *f;
             }
             self.next_index += 1;
-            emit(&rec);
+            emit(Record::Frame(rec));
+            self.conversation
+                .process(&rec, &mut |o| emit(output_record(o)));
+        }
+    }
+
+    /// Decides voice activity for one aligned frame (`frames` in the order of the parties).
+    fn decide(&mut self, frames: &mut [Option<PartyFeatures>; 2]) {
+        let mut bands = [[f32::NAN; crate::features::vad::BANDS]; 2];
+        for (b, f) in bands.iter_mut().zip(frames.iter()) {
+            if let Some(f) = f {
+                *b = f.band_power;
+            }
+        }
+        if let Some(crosstalk) = &mut self.crosstalk {
+            match frames {
+                [Some(a), Some(b)] if !a.gap && !b.gap => {
+                    let floors = [self.vads[0].band_floor(), self.vads[1].band_floor()];
+                    crosstalk.process(&mut bands, floors);
+                }
+                _ => crosstalk.reset_history(),
+            }
+        }
+        for ((f, vad), band_power) in frames.iter_mut().zip(&mut self.vads).zip(bands) {
+            if let Some(f) = f {
+                f.speech = vad.process(&VadInput {
+                    level_db: f.loudness_db,
+                    clarity: f.voicing,
+                    band_power,
+                    gap: f.gap,
+                });
+                f.active = f.speech && vad.active();
+            }
         }
     }
 
@@ -126,6 +196,7 @@ impl CallAnalyzer {
             hop_s,
             analysis_rate: self.geometry.rate,
             talk_ratio_agent: None,
+            conversation: self.conversation.stats().summary(0.0),
             agent: None,
             caller: None,
             input: InputSummary {
@@ -133,24 +204,32 @@ impl CallAnalyzer {
             },
             records_dropped,
         };
-        let mut speech = [None, None];
+        let mut present = [false, false];
         for party in &self.parties {
             let spec = party.spec();
             let stats = party.stats();
             let duration = stats.samples_in() as f64 / f64::from(spec.sample_rate);
             out.duration_s = out.duration_s.max((duration * 1e4).round() / 1e4);
-            speech[party.role().index()] = Some(stats.speech_s());
+            present[party.role().index()] = true;
             let s = Some(stats.summary(&spec.label, spec.sample_rate));
             match party.role() {
-                crate::role::Role::Agent => out.agent = s,
-                crate::role::Role::Caller => out.caller = s,
+                Role::Agent => out.agent = s,
+                Role::Caller => out.caller = s,
             }
         }
-        if let [Some(a), Some(c)] = speech
-            && a + c > 0.0
-        {
+        out.conversation = self.conversation.stats().summary(out.duration_s);
+        let talk = self.conversation.stats();
+        let (a, c) = (talk.talk_s(Role::Agent), talk.talk_s(Role::Caller));
+        if present == [true, true] && a + c > 0.0 {
             out.talk_ratio_agent = Some(((a / (a + c)) * 1e4).round() / 1e4);
         }
         out
+    }
+}
+
+fn output_record(o: Output) -> Record {
+    match o {
+        Output::Event(e) => Record::Event(e),
+        Output::Alert(a) => Record::Alert(a),
     }
 }

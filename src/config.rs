@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::conversation::ConversationConfig;
+use crate::crosstalk::CrosstalkConfig;
 use crate::error::ConfigError;
 use crate::features::pitch::PitchConfig;
 use crate::features::vad::VadConfig;
@@ -32,6 +34,10 @@ pub struct RawConfig {
     pub pitch: PitchConfig,
     /// Voice activity detector settings.
     pub vad: VadConfig,
+    /// Crosstalk and echo compensation settings.
+    pub crosstalk: CrosstalkConfig,
+    /// Conversation-dynamics thresholds.
+    pub conversation: ConversationConfig,
 }
 
 /// A validated analysis configuration.
@@ -42,6 +48,8 @@ pub struct AnalysisConfig {
     analysis_rate: Option<u32>,
     pitch: PitchConfig,
     vad: VadConfig,
+    crosstalk: CrosstalkConfig,
+    conversation: ConversationConfig,
 }
 
 impl Default for AnalysisConfig {
@@ -52,6 +60,8 @@ impl Default for AnalysisConfig {
             analysis_rate: None,
             pitch: PitchConfig::default(),
             vad: VadConfig::default(),
+            crosstalk: CrosstalkConfig::default(),
+            conversation: ConversationConfig::default(),
         }
     }
 }
@@ -75,6 +85,8 @@ impl TryFrom<RawConfig> for AnalysisConfig {
             analysis_rate: raw.analysis_rate,
             pitch: raw.pitch,
             vad: raw.vad,
+            crosstalk: raw.crosstalk,
+            conversation: raw.conversation,
         };
         config.validate()?;
         Ok(config)
@@ -122,6 +134,34 @@ impl AnalysisConfig {
         Ok(self)
     }
 
+    /// Replaces the crosstalk settings.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the crosstalk field that is out of range.
+    pub fn with_crosstalk(mut self, crosstalk: CrosstalkConfig) -> Result<Self, ConfigError> {
+        self.crosstalk = crosstalk;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Replaces the conversation thresholds.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the conversation field that is out of range.
+    pub fn with_conversation(
+        mut self,
+        conversation: ConversationConfig,
+    ) -> Result<Self, ConfigError> {
+        self.conversation = conversation;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Conversation-dynamics thresholds.
+    pub fn conversation(&self) -> &ConversationConfig {
+        &self.conversation
+    }
+
     /// Frame hop (10 ms by default).
     pub fn hop(&self) -> Duration {
         self.hop
@@ -140,6 +180,11 @@ impl AnalysisConfig {
     /// Voice activity detector settings.
     pub fn vad(&self) -> &VadConfig {
         &self.vad
+    }
+
+    /// Crosstalk and echo compensation settings.
+    pub fn crosstalk(&self) -> &CrosstalkConfig {
+        &self.crosstalk
     }
 
     /// The analysis rate for an input at `input_rate` Hz: the configured one, or 8 kHz for
@@ -186,6 +231,8 @@ impl AnalysisConfig {
         }
         self.pitch.validate()?;
         self.vad.validate()?;
+        self.crosstalk.validate()?;
+        self.conversation.validate()?;
         let nyquist = 4_000.0;
         if self.pitch.max_hz >= nyquist {
             return Err(ConfigError::new(

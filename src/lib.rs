@@ -47,8 +47,11 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod alert;
 pub mod call;
 pub mod config;
+pub mod conversation;
+pub mod crosstalk;
 pub mod degrade;
 pub mod error;
 pub mod features;

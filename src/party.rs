@@ -1,5 +1,5 @@
 //! One party's chain: resampler → DC blocker → framer → features, plus the statistics the
-//! summary needs.
+//! summary needs (the call records each frame once its voice activity is decided).
 //!
 //! Built once per party with everything preallocated; [`PartyAnalyzer::push`] runs the chain on
 //! a block and queues the finished frames in a fixed-capacity queue for the call analyser to
@@ -101,6 +101,11 @@ impl PartyAnalyzer {
         self.queue.pop_front()
     }
 
+    /// Counts a frame whose voice activity has been decided into the statistics.
+    pub fn record_frame(&mut self, f: &PartyFeatures) {
+        self.stats.record_frame(f);
+    }
+
     /// Runs the chain on one block.
     ///
     /// # Errors
@@ -178,7 +183,6 @@ fn run_frames(
 }
 
 fn enqueue(queue: &mut VecDeque<PartyFeatures>, stats: &mut PartyStats, f: PartyFeatures) {
-    stats.record_frame(&f);
     if queue.len() == QUEUE_FRAMES {
         // The other party is more than QUEUE_FRAMES behind: keep memory bounded, count it.
         queue.pop_front();

@@ -211,10 +211,10 @@ impl Pipeline {
                 let mut block = Block::with_capacity(info.parties.len(), capacity);
                 let mut first_samples = 0u64;
                 let mut failure = None;
-                let emit = |rec: &crate::record::FrameRecord| {
-                    if frames {
+                let emit = |rec: Record| {
+                    if frames || !matches!(rec, Record::Frame(_)) {
                         for o in &outlets {
-                            o.send(Record::Frame(*rec));
+                            o.send(rec.clone());
                         }
                     }
                 };

@@ -1,11 +1,12 @@
-//! What the analysis emits: frames now; events and alerts as later stages land; one summary
-//! at the end. [`Record::write_json`] writes the JSON Lines output contract of DESIGN.md.
+//! What the analysis emits: frames, conversation events, alerts, and one summary at the end. [`Record::write_json`] writes the JSON Lines output contract of DESIGN.md.
 
 use std::io::{self, Write};
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::alert::Alert;
+use crate::conversation::Event;
 use crate::features::PartyFeatures;
 use crate::role::Role;
 use crate::summary::Summary;
@@ -40,6 +41,10 @@ impl FrameRecord {
 pub enum Record {
     /// Per-frame measurements (written only when frames are asked for).
     Frame(FrameRecord),
+    /// A finished conversation event (always written).
+    Event(Event),
+    /// A live alert (always written).
+    Alert(Alert),
     /// The closing summary of a call.
     Summary(Arc<Summary>),
 }
@@ -88,6 +93,30 @@ struct FrameOut {
     caller: Option<PartyOut>,
 }
 
+#[derive(Serialize)]
+struct AlertOut<'a> {
+    #[serde(rename = "type")]
+    kind_: &'static str,
+    kind: crate::alert::AlertKind,
+    t: f64,
+    who: Role,
+    severity: crate::alert::Severity,
+    message: &'a str,
+}
+
+impl<'a> From<&'a Alert> for AlertOut<'a> {
+    fn from(a: &'a Alert) -> Self {
+        Self {
+            kind_: "alert",
+            kind: a.kind,
+            t: round(a.t, 4),
+            who: a.who,
+            severity: a.severity,
+            message: a.message,
+        }
+    }
+}
+
 impl Record {
     /// Writes the record as one line of JSON (with the trailing newline).
     ///
@@ -107,6 +136,8 @@ impl Record {
                 };
                 serde_json::to_writer(&mut *w, &out)?;
             }
+            Record::Event(e) => serde_json::to_writer(&mut *w, e)?,
+            Record::Alert(a) => serde_json::to_writer(&mut *w, &AlertOut::from(a))?,
             Record::Summary(s) => serde_json::to_writer(&mut *w, s.as_ref())?,
         }
         w.write_all(b"\n")

@@ -27,6 +27,14 @@ impl Role {
         }
     }
 
+    /// The other party of a two-party call.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Agent => Role::Caller,
+            Role::Caller => Role::Agent,
+        }
+    }
+
     /// The lowercase name used in the output contract.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::conversation::ConversationSummary;
 use crate::stats::PartySummary;
 
 /// The summary of a whole call, written last.
@@ -18,9 +19,13 @@ pub struct Summary {
     pub hop_s: f64,
     /// Rate the analysis ran at, in Hz.
     pub analysis_rate: u32,
-    /// Agent speech time over both parties' speech time (`null` unless both parties are
-    /// present and someone spoke).
+    /// Agent talk time over both parties' talk time (`null` unless both parties are present
+    /// and someone spoke).
     pub talk_ratio_agent: Option<f64>,
+    /// Turn-taking figures: talk time, overlap, interruptions, backchannels, monologues, dead
+    /// air, response gaps and alert counts.
+    #[serde(flatten)]
+    pub conversation: ConversationSummary,
     /// The agent's figures (`null` when the input has no agent channel).
     pub agent: Option<PartySummary>,
     /// The caller's figures (`null` when the input has no caller channel).

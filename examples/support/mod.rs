@@ -2,6 +2,9 @@
 //! analysis path for one channel. (A directory with `mod.rs`, so Cargo does not build it as an
 //! example of its own.)
 
+// Each example uses a different part of this module; the rest is dead code there.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 
 use callpulse::Role;
@@ -73,4 +76,104 @@ pub fn frames(config: &AnalysisConfig, rate: u32, samples: Vec<f32>) -> Vec<Fram
     analyze_frames(config.clone(), Box::new(source))
         .expect("analysis")
         .0
+}
+
+/// Frame hop of the labels in seconds.
+pub const HOP: f64 = 0.01;
+/// Frames this close to a reference boundary are left out of collared scores.
+pub const COLLAR: f64 = 0.25;
+
+/// Turns `(onset, end, speaker)` of an RTTM file.
+pub fn read_rttm(path: &Path) -> Vec<(f64, f64, String)> {
+    std::fs::read_to_string(path)
+        .expect("RTTM")
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 8 || f[0] != "SPEAKER" {
+                return None;
+            }
+            let on: f64 = f[3].parse().ok()?;
+            let dur: f64 = f[4].parse().ok()?;
+            Some((on, on + dur, f[7].to_string()))
+        })
+        .collect()
+}
+
+/// Reference labels for `n` frames: true where a turn of an accepted speaker covers the centre.
+pub fn labels(
+    turns: &[(f64, f64, String)],
+    n: usize,
+    speaker: Option<&str>,
+) -> (Vec<bool>, Vec<bool>) {
+    let mut speech = vec![false; n];
+    let mut scored = vec![true; n];
+    for (on, end, who) in turns {
+        if speaker.is_some_and(|s| s != who) {
+            continue;
+        }
+        for (i, s) in speech.iter_mut().enumerate() {
+            let c = (i as f64 + 0.5) * HOP;
+            if c >= *on && c < *end {
+                *s = true;
+            }
+        }
+    }
+    // Collar: exclude frames within COLLAR of a change of the reference.
+    for i in 1..n {
+        if speech[i] != speech[i - 1] {
+            let t = i as f64 * HOP;
+            for (j, sc) in scored.iter_mut().enumerate() {
+                if ((j as f64 + 0.5) * HOP - t).abs() < COLLAR {
+                    *sc = false;
+                }
+            }
+        }
+    }
+    (speech, scored)
+}
+
+/// Frame counts of a detection against a reference.
+#[derive(Default, Clone, Copy)]
+pub struct Counts {
+    /// True positives.
+    pub tp: u64,
+    /// False positives.
+    pub fp: u64,
+    /// False negatives.
+    pub fn_: u64,
+}
+
+impl Counts {
+    /// Precision, recall and F1.
+    pub fn f1(&self) -> (f64, f64, f64) {
+        let p = self.tp as f64 / (self.tp + self.fp).max(1) as f64;
+        let r = self.tp as f64 / (self.tp + self.fn_).max(1) as f64;
+        (
+            p,
+            r,
+            if p + r > 0.0 {
+                2.0 * p * r / (p + r)
+            } else {
+                0.0
+            },
+        )
+    }
+}
+
+/// Counts `est` against `reference` over the frames `scored` marks (all when `None`).
+pub fn count(est: &[bool], reference: &[bool], scored: Option<&[bool]>) -> Counts {
+    let mut c = Counts::default();
+    for (i, (&e, &r)) in est.iter().zip(reference).enumerate() {
+        if scored.is_some_and(|s| !s[i]) {
+            continue;
+        }
+        match (e, r) {
+            (true, true) => c.tp += 1,
+            (true, false) => c.fp += 1,
+            (false, true) => c.fn_ += 1,
+            _ => {}
+        }
+    }
+    c
 }

@@ -1,8 +1,11 @@
-//! Per-frame measurements of one party: spectrum, pitch, loudness and voice activity.
+//! Per-frame measurements of one party: spectrum, pitch, loudness and the band powers voice
+//! activity is decided from.
 //!
 //! [`FeatureExtractor`] chains the stages for one party's frames. It is built once per party
 //! ([`FeatureExtractor::new`] plans the FFTs and allocates every buffer) and then turns each
-//! [`Frame`] into a [`PartyFeatures`] without allocating.
+//! [`Frame`] into a [`PartyFeatures`] without allocating. The voice activity decision itself
+//! ([`vad`]) is taken later, per call, once both parties' frames are aligned: the far end leaks
+//! into the near channel, so the decision compares both channels ([`crate::crosstalk`]).
 
 pub mod loudness;
 pub mod pitch;
@@ -17,13 +20,17 @@ use crate::frames::Frame;
 use loudness::MomentaryLoudness;
 use pitch::PitchTracker;
 use spectrum::Spectrum;
-use vad::{BANDS, Vad, VadInput, band_powers};
+use vad::{BANDS, band_powers};
 
 /// What one party sounds like in one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct PartyFeatures {
-    /// Voice activity decision.
+    /// Voice activity decision (taken by the call, see [`crate::call`]; `false` until then).
     pub speech: bool,
+    /// Speech that is not only held by the VAD's hangover: a talk spurt ends at its last
+    /// active frame (decided with `speech`).
+    #[serde(skip)]
+    pub active: bool,
     /// F0 in Hz, `None` when unvoiced.
     pub f0_hz: Option<f32>,
     /// Periodicity (pitch clarity) in [0, 1].
@@ -34,6 +41,10 @@ pub struct PartyFeatures {
     pub lufs_m: f32,
     /// The frame lies in a gap of the input.
     pub gap: bool,
+    /// Mean-square power of the analysis window per band of [`vad::BAND_EDGES_HZ`] (NaN for a
+    /// band above Nyquist), before any crosstalk compensation.
+    #[serde(skip)]
+    pub band_power: [f32; BANDS],
 }
 
 /// The feature stages of one party.
@@ -42,7 +53,6 @@ pub struct FeatureExtractor {
     spectrum: Spectrum,
     pitch: PitchTracker,
     momentary: MomentaryLoudness,
-    vad: Vad,
 }
 
 impl FeatureExtractor {
@@ -51,13 +61,11 @@ impl FeatureExtractor {
     /// # Errors
     /// [`ConfigError`] when a stage rejects the configuration.
     pub fn new(config: &AnalysisConfig, geometry: FrameGeometry) -> Result<Self, ConfigError> {
-        let hop_s = geometry.hop as f32 / geometry.rate as f32;
         let pitch = PitchTracker::new(config.pitch(), geometry)?;
         Ok(Self {
             spectrum: Spectrum::new(geometry.window, geometry.rate, pitch.max_lag()),
             pitch,
             momentary: MomentaryLoudness::new(geometry.rate, geometry.hop),
-            vad: Vad::new(config.vad(), hop_s)?,
         })
     }
 
@@ -78,19 +86,15 @@ impl FeatureExtractor {
             frame.window.len(),
             &mut band_power,
         );
-        let speech = self.vad.process(&VadInput {
-            level_db: loudness_db,
-            clarity: pitch.clarity,
-            band_power,
-            gap: frame.gap,
-        });
         PartyFeatures {
-            speech,
+            speech: false,
+            active: false,
             f0_hz: if frame.gap { None } else { pitch.f0_hz },
             voicing: pitch.clarity,
             loudness_db,
             lufs_m,
             gap: frame.gap,
+            band_power,
         }
     }
 }

@@ -295,6 +295,8 @@ pub struct Vad {
     max_unvoiced_frames: u32,
     last_snr_db: f32,
     last_level_db: f32,
+    /// The last frame was active speech (not only held by the hangover).
+    last_active: bool,
 }
 
 impl Vad {
@@ -336,12 +338,18 @@ impl Vad {
             max_unvoiced_frames: frames(config.max_unvoiced_ms),
             last_snr_db: f32::NAN,
             last_level_db: f32::NAN,
+            last_active: false,
         })
     }
 
     /// The current noise floor, summed over the bands, in dBFS.
     pub fn noise_floor_db(&self) -> f32 {
         db(self.floor.iter().filter(|f| f.is_finite()).sum())
+    }
+
+    /// The current noise floor per band (mean square; at least about −100 dBFS).
+    pub fn band_floor(&self) -> &[f32; BANDS] {
+        &self.floor
     }
 
     /// The tracked speech level of the channel's talker in dBFS (NaN before any speech).
@@ -359,7 +367,14 @@ impl Vad {
         self.last_level_db
     }
 
+    /// Whether the last frame was active speech: speech that is not only held by the
+    /// hangover. A talk spurt ends at its last active frame.
+    pub fn active(&self) -> bool {
+        self.last_active
+    }
+
     fn release(&mut self) {
+        self.last_active = false;
         self.in_speech = false;
         self.hold = 0;
         self.voiced_history = 0;
@@ -446,6 +461,7 @@ impl Vad {
                 && snr_db >= c.release_threshold_db
                 && own(c.relative_db)
                 && self.unvoiced_run <= self.max_unvoiced_frames;
+            self.last_active = active;
             if active {
                 self.hold = (self.speech_run / 2)
                     .max(self.min_hangover_frames)
@@ -457,8 +473,11 @@ impl Vad {
             }
         } else if (self.voiced_history & self.onset_mask).count_ones() >= c.onset_voiced_frames {
             self.in_speech = true;
+            self.last_active = true;
             self.speech_run = 0;
             self.hold = self.min_hangover_frames;
+        } else {
+            self.last_active = false;
         }
 
         // The talker's level follows louder voiced speech quickly and decays slowly.

@@ -4,7 +4,9 @@ use assert_no_alloc::assert_no_alloc;
 use callpulse::Role;
 use callpulse::call::CallAnalyzer;
 use callpulse::config::AnalysisConfig;
-use callpulse::record::FrameRecord;
+use callpulse::conversation::{Conversation, ConversationConfig, Output};
+use callpulse::features::PartyFeatures;
+use callpulse::record::{FrameRecord, Record};
 use callpulse::source::memory::MemorySource;
 use callpulse::source::wav::WavSource;
 use callpulse::source::{Block, Source};
@@ -29,15 +31,20 @@ fn run_guarded(config: AnalysisConfig, source: impl Source, min_frames: usize) {
     let (parties, blocks) = blocks(source);
     let mut analyzer = CallAnalyzer::new(&config, &parties).unwrap();
     let mut frames: Vec<FrameRecord> = Vec::with_capacity(100_000);
+    let mut others: Vec<Record> = Vec::with_capacity(100_000);
+    let mut keep = |r: Record| match r {
+        Record::Frame(f) => frames.push(f),
+        other => others.push(other),
+    };
     // Warm-up outside the guard: the first block fills the pipeline.
-    analyzer.process(&blocks[0], |f| frames.push(*f)).unwrap();
-    let before = frames.len();
+    analyzer.process(&blocks[0], &mut keep).unwrap();
     assert_no_alloc(|| {
         for b in &blocks[1..] {
-            analyzer.process(b, |f| frames.push(*f)).unwrap();
+            analyzer.process(b, &mut keep).unwrap();
         }
-        analyzer.finish(|f| frames.push(*f)).unwrap();
+        analyzer.finish(&mut keep).unwrap();
     });
+    let before = 0;
     assert!(
         frames.len() - before >= min_frames,
         "only {} frames",
@@ -84,4 +91,79 @@ fn reading_a_wav_file_does_not_allocate_per_block() {
             assert!(source.read(&mut block).unwrap());
         }
     });
+}
+
+/// A frame where each party talks (`Some(active)`) or not (`None`).
+fn talk(index: u64, agent: Option<bool>, caller: Option<bool>, gap: bool) -> FrameRecord {
+    let party = |s: Option<bool>| PartyFeatures {
+        speech: s.is_some(),
+        active: s.unwrap_or(false),
+        f0_hz: None,
+        voicing: 0.0,
+        loudness_db: -30.0,
+        lufs_m: -30.0,
+        gap,
+        band_power: [0.0; 5],
+    };
+    FrameRecord {
+        index,
+        t: (index as f64 + 0.5) * 0.01,
+        parties: [Some(party(agent)), Some(party(caller))],
+    }
+}
+
+#[test]
+fn conversation_stage_does_not_allocate_per_frame() {
+    // A scripted hour of turn-taking with every kind of event: interruptions, backchannels,
+    // turn-end overlaps, dead air, monologues and gaps.
+    let mut stage = Conversation::new(&ConversationConfig::default(), 0.01).unwrap();
+    let mut outputs: Vec<Output> = Vec::with_capacity(100_000);
+    let mut kinds = std::collections::HashSet::new();
+    let frames: Vec<FrameRecord> = (0..360_000u64)
+        .map(|i| {
+            let k = i % 9_000; // a 90 s cycle
+            let agent = match k {
+                0..=3_999 => Some(k % 300 < 280), // agent monologue with pauses
+                4_100..=4_130 => Some(true),      // backchannel
+                4_500..=5_000 => Some(true),      // interruption of the caller
+                _ => None,
+            };
+            let caller = match k {
+                3_900..=4_600 => Some(true), // turn-end overlap, then talked over
+                5_200..=5_400 => Some(k % 50 < 45),
+                _ => None,
+            };
+            talk(i, agent, caller, k == 8_999)
+        })
+        .collect();
+    assert_no_alloc(|| {
+        for f in &frames {
+            stage.process(f, &mut |o| outputs.push(o));
+        }
+        stage.finish(&mut |o| outputs.push(o));
+    });
+    for o in &outputs {
+        match o {
+            Output::Event(e) => {
+                assert!(e.end >= e.start, "{e:?}");
+                kinds.insert(e.kind.name());
+            }
+            Output::Alert(a) => {
+                kinds.insert(a.kind.name());
+            }
+        }
+    }
+    for k in [
+        "turn",
+        "overlap",
+        "interruption",
+        "backchannel",
+        "dead_air",
+        "monologue",
+        "agent_interrupting",
+        "agent_monologue",
+        "dead_air",
+    ] {
+        assert!(kinds.contains(k), "no {k} in {kinds:?}");
+    }
 }

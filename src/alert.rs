@@ -1,0 +1,73 @@
+//! Alerts: short coaching cues raised live by the analysis stages.
+//!
+//! An [`Alert`] is `Copy` (its message is a `&'static str`), so raising one on the analysis
+//! thread never allocates. Sinks receive it as a [`crate::record::Record::Alert`].
+
+use serde::Serialize;
+
+use crate::role::Role;
+
+/// What an alert is about. The names are the output contract's `kind` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AlertKind {
+    /// The agent talked over the caller and kept going.
+    AgentInterrupting,
+    /// The agent has held the floor for a long time.
+    AgentMonologue,
+    /// Nobody has spoken for a long time while the call is active.
+    DeadAir,
+}
+
+impl AlertKind {
+    /// Every kind, in a fixed order (for counters).
+    pub const ALL: [AlertKind; 3] = [
+        AlertKind::AgentInterrupting,
+        AlertKind::AgentMonologue,
+        AlertKind::DeadAir,
+    ];
+
+    /// The contract name, e.g. `"agent_interrupting"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::AgentInterrupting => "agent_interrupting",
+            AlertKind::AgentMonologue => "agent_monologue",
+            AlertKind::DeadAir => "dead_air",
+        }
+    }
+
+    /// Position in [`AlertKind::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            AlertKind::AgentInterrupting => 0,
+            AlertKind::AgentMonologue => 1,
+            AlertKind::DeadAir => 2,
+        }
+    }
+}
+
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth a glance.
+    Warn,
+    /// Act now.
+    Critical,
+}
+
+/// One alert.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Alert {
+    /// What the alert is about.
+    pub kind: AlertKind,
+    /// Time of the frame that decided it, in seconds from the start of the input.
+    pub t: f64,
+    /// Whom the alert is about.
+    pub who: Role,
+    /// How urgent it is.
+    pub severity: Severity,
+    /// A short coaching message for the agent.
+    pub message: &'static str,
+}

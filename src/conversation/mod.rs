@@ -1,0 +1,739 @@
+//! Conversation dynamics: who holds the floor, turns, overlaps and what they were
+//! (interruption, backchannel, turn-end overlap), dead air and monologues, live, frame by frame.
+//!
+//! The stage reads both parties' voice activity from each aligned [`FrameRecord`] and keeps,
+//! per party, the current **talk spurt**: a run of speech frames from its onset to its last
+//! *active* frame (speech not only held by the detector's hangover, see
+//! [`crate::features::vad::Vad::active`]). Spurts follow the talkspurt model of P. T. Brady, "A
+//! statistical analysis of on-off patterns in 16 conversations", Bell Syst. Tech. J. 47(1),
+//! 1968, and the terms of M. Heldner and J. Edlund, "Pauses, gaps and overlaps in
+//! conversations", J. Phonetics 38(4), 2010: a *pause* is a silence between two spurts of the
+//! same party, a *gap* a silence at a change of speaker, an *overlap* a stretch where both
+//! talk.
+//!
+//! ## The floor
+//! The first party to talk takes the floor. The other party takes it over once it has talked
+//! for at least `backchannel_max_ms` in one spurt **and** the holder has stopped (the holder's
+//! turn ends at its last active frame). Shorter spurts never take the floor: listening responses
+//! do not change who is speaking (S. Duncan, "Some signals and rules for taking speaking turns
+//! in conversations", J. Pers. Soc. Psychol. 23(2), 1972; V. Yngve's "back channel", 1970).
+//! The time from the end of one turn to the start of the next is the response gap, negative
+//! when the next turn started in overlap (the floor-transfer offset of Heldner and Edlund).
+//!
+//! ## Overlaps
+//! An overlap begins when a party (the **newcomer**) starts a spurt while the other (the
+//! **holder**) is in one; if both start in the same frame, the floor holder is the holder. It
+//! is classified as soon as the evidence is in:
+//! * **backchannel**: the newcomer's spurt ends shorter than `backchannel_max_ms` (about 0.5 s,
+//!   the usual upper bound of "mm-hmm", "yeah"; R. Gravano and J. Hirschberg, "Turn-taking
+//!   cues in task-oriented dialogue", Comput. Speech Lang. 25(3), 2011);
+//! * **turn-end overlap** (collaborative, E. A. Schegloff's "terminal overlap", "Overlapping
+//!   talk and the organization of turn-taking for conversation", Lang. Soc. 29(1), 2000): the
+//!   newcomer keeps talking, but the holder stops within `turn_end_ms` of the newcomer's
+//!   onset: the holder was finishing;
+//! * **interruption** (competitive, after the overlap classes of G. W. Beattie, *Talk*, 1983,
+//!   as operationalised by Gravano and Hirschberg): the newcomer has talked for
+//!   `backchannel_max_ms` and the holder is still talking `turn_end_ms` after the onset: the
+//!   newcomer talks over the holder, whether the holder then yields or not. This is decided
+//!   live at the first frame where both conditions hold, and an agent interruption raises the
+//!   `agent_interrupting` alert in that same frame.
+//!
+//! Acoustics alone cannot tell a holder who yields at once to an interruption from one who
+//! was finishing; such overlaps count as turn-end overlaps. A short spurt of the listener in a
+//! pause of the holder (the holder's silence around it at most `pause_backchannel_ms`) is a
+//! backchannel too, without overlap.
+//!
+//! ## Dead air and monologues
+//! Dead air is both parties silent for at least `dead_air_ms` after the first speech of the
+//! call; the `dead_air` alert fires the frame the silence reaches it. A monologue is a turn of
+//! at least `monologue_ms`; an agent turn reaching it raises `agent_monologue` (once per turn)
+//! while the agent is still talking.
+//!
+//! ## Timing and gaps
+//! Alerts are raised in the frame that decides them. Events are written when they are
+//! complete, which is at most the detector's hangover plus `pause_backchannel_ms` after their
+//! end, so they are not in start order. A gap in the input ends every spurt and turn at its
+//! last active frame; an overlap not yet classified is reported as `unresolved`; nothing is
+//! carried across the gap, so no overlap is invented. A one-party call has no overlaps.
+//!
+//! Everything lives in fixed-size fields sized in [`Conversation::new`]; processing a frame
+//! does not allocate.
+
+pub mod config;
+pub mod event;
+pub mod stats;
+
+pub use config::ConversationConfig;
+pub use event::{Event, EventKind, OverlapClass};
+pub use stats::{ConversationStats, ConversationSummary};
+
+use crate::alert::{Alert, AlertKind, Severity};
+use crate::error::ConfigError;
+use crate::record::FrameRecord;
+use crate::role::Role;
+
+/// What the stage emits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Output {
+    /// A finished event.
+    Event(Event),
+    /// A live alert.
+    Alert(Alert),
+}
+
+/// Overlaps that can await classification at once; beyond that the oldest is reported as
+/// unresolved (it cannot happen with two parties, who start at most two spurts in a hangover).
+const MAX_EPISODES: usize = 8;
+/// Agent interruptions remembered for the severity rule.
+const RECENT_INTERRUPTIONS: usize = 3;
+
+const ROLES: [Role; 2] = Role::ALL;
+
+const MSG_INTERRUPTING: &str = "You talked over the caller: let them finish.";
+const MSG_INTERRUPTING_AGAIN: &str =
+    "You keep talking over the caller: stop, listen to the whole story.";
+const MSG_MONOLOGUE: &str = "Long monologue: pause and ask the caller a question.";
+const MSG_DEAD_AIR: &str = "Dead air: tell the caller what you are doing.";
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: u64,
+    last_active: u64,
+}
+
+impl Run {
+    fn frames(&self) -> u64 {
+        self.last_active + 1 - self.start
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct PartyState {
+    run: Option<Run>,
+    /// Last active frame of any spurt.
+    last_active: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Decision {
+    Class(OverlapClass),
+    NoOverlap,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    newcomer: Role,
+    holder: Role,
+    start: u64,
+    holder_start: u64,
+    newcomer_end: Option<u64>,
+    holder_end: Option<u64>,
+    decision: Option<Decision>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PauseCandidate {
+    by: Role,
+    start: u64,
+    end: u64,
+    holder_silent_since: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    who: Role,
+    start: u64,
+    alerted: bool,
+}
+
+/// Frame counts of the thresholds.
+#[derive(Debug, Clone, Copy)]
+struct Frames {
+    backchannel: u64,
+    min_backchannel: u64,
+    turn_end: u64,
+    min_overlap: u64,
+    pause: u64,
+    dead_air: u64,
+    monologue: u64,
+    debounce: u64,
+    critical_window: u64,
+}
+
+/// The conversation stage of one call.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    hop_s: f64,
+    n: Frames,
+    parties: [PartyState; 2],
+    episodes: [Option<Episode>; MAX_EPISODES],
+    pause: Option<PauseCandidate>,
+    floor: Option<Turn>,
+    silence_start: Option<u64>,
+    silence_alerted: bool,
+    /// Silence is not measured before this frame (the frame after a gap).
+    resume_at: u64,
+    last_interrupt_alert: Option<u64>,
+    recent_interruptions: [Option<u64>; RECENT_INTERRUPTIONS],
+    stats: ConversationStats,
+    last_index: Option<u64>,
+}
+
+impl Conversation {
+    /// A stage for frames `hop_s` seconds apart.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the configuration is out of range or `hop_s` is not positive.
+    pub fn new(config: &ConversationConfig, hop_s: f64) -> Result<Self, ConfigError> {
+        config.validate()?;
+        if !(hop_s.is_finite() && hop_s > 0.0) {
+            return Err(ConfigError::new("hop_ms", "must be a positive duration"));
+        }
+        let frames = |ms: f32| ((f64::from(ms) / 1000.0 / hop_s).round() as u64).max(1);
+        Ok(Self {
+            hop_s,
+            n: Frames {
+                backchannel: frames(config.backchannel_max_ms),
+                min_backchannel: frames(config.min_backchannel_ms),
+                turn_end: frames(config.turn_end_ms),
+                min_overlap: frames(config.min_overlap_ms),
+                pause: frames(config.pause_backchannel_ms),
+                dead_air: frames(config.dead_air_ms),
+                monologue: frames(config.monologue_ms),
+                debounce: frames(config.interrupt_alert_debounce_ms),
+                critical_window: frames(config.interrupt_critical_window_ms),
+            },
+            parties: [PartyState::default(); 2],
+            episodes: [None; MAX_EPISODES],
+            pause: None,
+            floor: None,
+            silence_start: None,
+            silence_alerted: false,
+            resume_at: 0,
+            last_interrupt_alert: None,
+            recent_interruptions: [None; RECENT_INTERRUPTIONS],
+            stats: ConversationStats::new(hop_s),
+            last_index: None,
+        })
+    }
+
+    /// The running figures.
+    pub fn stats(&self) -> &ConversationStats {
+        &self.stats
+    }
+
+    /// Who holds the floor now, if anyone.
+    pub fn floor(&self) -> Option<Role> {
+        self.floor.map(|t| t.who)
+    }
+
+    fn t(&self, frame: u64) -> f64 {
+        frame as f64 * self.hop_s
+    }
+
+    /// Processes one aligned frame, calling `emit` for every event completed and alert raised.
+    pub fn process(&mut self, rec: &FrameRecord, emit: &mut dyn FnMut(Output)) {
+        let i = rec.index;
+        self.last_index = Some(i);
+        if rec.gap() {
+            self.cut(i, emit);
+            return;
+        }
+        let mut speech = [(false, false); 2];
+        for role in ROLES {
+            if let Some(p) = rec.party(role) {
+                speech[role.index()] = (p.speech, p.speech && p.active);
+            }
+        }
+        // Spurts that ended (their last active frame is already recorded) ...
+        for role in ROLES {
+            if !speech[role.index()].0
+                && let Some(run) = self.parties[role.index()].run.take()
+            {
+                self.end_run(role, run);
+            }
+        }
+        // ... then spurts that start or go on.
+        for role in ROLES {
+            let (s, active) = speech[role.index()];
+            if !s {
+                continue;
+            }
+            match &mut self.parties[role.index()].run {
+                None => self.start_run(role, i, emit),
+                Some(run) => {
+                    if active {
+                        run.last_active = i;
+                        self.parties[role.index()].last_active = Some(i);
+                    }
+                }
+            }
+        }
+        self.resolve(i, false, emit);
+        self.expire_pause(i);
+        self.update_floor(emit);
+        self.check_monologue(i, emit);
+        self.check_dead_air(i, emit);
+    }
+
+    /// Ends the call after its last frame: completes every open spurt, overlap, turn and
+    /// silence.
+    pub fn finish(&mut self, emit: &mut dyn FnMut(Output)) {
+        let Some(last) = self.last_index else {
+            return;
+        };
+        for role in ROLES {
+            if let Some(run) = self.parties[role.index()].run.take() {
+                self.end_run(role, run);
+            }
+        }
+        self.resolve(last, true, emit);
+        self.pause = None;
+        self.update_floor(emit);
+        self.end_turn(emit);
+        self.end_silence(last + 1, emit);
+    }
+
+    fn start_run(&mut self, role: Role, i: u64, emit: &mut dyn FnMut(Output)) {
+        let state = &mut self.parties[role.index()];
+        state.run = Some(Run {
+            start: i,
+            last_active: i,
+        });
+        state.last_active = Some(i);
+        self.end_silence(i, emit);
+        let other = role.other();
+        // The other party's short spurt in this party's pause was a backchannel.
+        if let Some(c) = self.pause
+            && c.by == other
+        {
+            if i.saturating_sub(c.holder_silent_since) <= self.n.pause {
+                self.stats.backchannel(c.by);
+                emit(Output::Event(Event {
+                    kind: EventKind::Backchannel,
+                    start: self.t(c.start),
+                    end: self.t(c.end),
+                    party: Some(c.by),
+                    class: None,
+                }));
+            }
+            self.pause = None;
+        }
+        let Some(other_run) = self.parties[other.index()].run else {
+            return;
+        };
+        let (newcomer, holder, holder_start) =
+            if other_run.start == i && self.floor.is_some_and(|t| t.who == other) {
+                (role, other, i)
+            } else if other_run.start == i {
+                // Both started together and neither holds the floor: the other is the
+                // newcomer (the one that started second is processed second).
+                (other, role, i)
+            } else {
+                (role, other, other_run.start)
+            };
+        let episode = Episode {
+            newcomer,
+            holder,
+            start: i,
+            holder_start,
+            newcomer_end: None,
+            holder_end: None,
+            decision: None,
+        };
+        if let Some(slot) = self.episodes.iter_mut().find(|e| e.is_none()) {
+            *slot = Some(episode);
+        } else {
+            // Cannot happen with two parties; keep memory bounded regardless.
+            self.episodes[0] = Some(episode);
+        }
+    }
+
+    fn end_run(&mut self, role: Role, run: Run) {
+        self.stats.talk(role, run.frames());
+        let mut in_episode = false;
+        for e in self.episodes.iter_mut().flatten() {
+            if e.newcomer == role && e.start == run.start {
+                e.newcomer_end = Some(run.last_active);
+                in_episode = true;
+            }
+            if e.holder == role && e.holder_start == run.start {
+                e.holder_end = Some(run.last_active);
+            }
+        }
+        if !in_episode {
+            self.maybe_pause_backchannel(role, run);
+        }
+    }
+
+    /// A short spurt of `role` while the other holds the floor and is silent: a candidate
+    /// backchannel, confirmed if the holder resumes soon enough.
+    fn maybe_pause_backchannel(&mut self, role: Role, run: Run) {
+        let holder = role.other();
+        if run.frames() >= self.n.backchannel
+            || run.frames() < self.n.min_backchannel
+            || self.floor.is_none_or(|t| t.who != holder)
+        {
+            return;
+        }
+        let Some(last) = self.parties[holder.index()].last_active else {
+            return;
+        };
+        let silent_since = last + 1;
+        if run.start >= silent_since && run.start - silent_since <= self.n.pause {
+            self.pause = Some(PauseCandidate {
+                by: role,
+                start: run.start,
+                end: run.last_active + 1,
+                holder_silent_since: silent_since,
+            });
+        }
+    }
+
+    fn expire_pause(&mut self, i: u64) {
+        if let Some(c) = self.pause
+            && i.saturating_sub(c.holder_silent_since) > self.n.pause
+        {
+            self.pause = None;
+        }
+    }
+
+    /// The last active frame of an episode party's spurt and whether that spurt has ended.
+    fn spurt_end(
+        &self,
+        role: Role,
+        start: u64,
+        ended: Option<u64>,
+        finishing: bool,
+    ) -> (u64, bool) {
+        if let Some(end) = ended {
+            return (end, true);
+        }
+        match self.parties[role.index()].run {
+            Some(run) if run.start == start => (run.last_active, finishing),
+            _ => (start, true),
+        }
+    }
+
+    fn resolve(&mut self, i: u64, finishing: bool, emit: &mut dyn FnMut(Output)) {
+        for k in 0..MAX_EPISODES {
+            let Some(mut e) = self.episodes[k] else {
+                continue;
+            };
+            let (la_q, q_final) = self.spurt_end(e.newcomer, e.start, e.newcomer_end, finishing);
+            let (la_p, p_final) = self.spurt_end(e.holder, e.holder_start, e.holder_end, finishing);
+            let overlapped = la_p >= e.start;
+            if e.decision.is_none() {
+                let talked = la_q + 1 - e.start;
+                e.decision = if talked >= self.n.backchannel {
+                    if la_p >= e.start + self.n.turn_end {
+                        self.on_interruption(e.newcomer, i, emit);
+                        Some(Decision::Class(OverlapClass::Interruption))
+                    } else if p_final {
+                        Some(if overlapped {
+                            Decision::Class(OverlapClass::TurnEnd)
+                        } else {
+                            Decision::NoOverlap
+                        })
+                    } else {
+                        None
+                    }
+                } else if q_final && overlapped && talked >= self.n.min_backchannel {
+                    Some(Decision::Class(OverlapClass::Backchannel))
+                } else if q_final && overlapped {
+                    // A blip (click, breath, leftover echo): neither a backchannel nor a
+                    // bid for the floor.
+                    Some(Decision::NoOverlap)
+                } else if q_final && p_final {
+                    Some(Decision::NoOverlap)
+                } else {
+                    None
+                };
+            }
+            self.episodes[k] = Some(e);
+            match e.decision {
+                None => {}
+                Some(Decision::NoOverlap) => {
+                    self.episodes[k] = None;
+                    if q_final {
+                        self.maybe_pause_backchannel(
+                            e.newcomer,
+                            Run {
+                                start: e.start,
+                                last_active: la_q,
+                            },
+                        );
+                    }
+                }
+                Some(Decision::Class(class)) => {
+                    let known = (q_final && p_final)
+                        || (q_final && la_p >= la_q)
+                        || (p_final && la_q >= la_p);
+                    if known {
+                        self.episodes[k] = None;
+                        self.emit_overlap(&e, class, la_q, la_p.min(la_q) + 1, emit);
+                    }
+                }
+            }
+        }
+    }
+
+    fn emit_overlap(
+        &mut self,
+        e: &Episode,
+        class: OverlapClass,
+        la_q: u64,
+        end: u64,
+        emit: &mut dyn FnMut(Output),
+    ) {
+        let frames = end.saturating_sub(e.start);
+        let by = Some(e.newcomer);
+        if frames >= self.n.min_overlap {
+            self.stats.overlap(frames);
+            emit(Output::Event(Event {
+                kind: EventKind::Overlap,
+                start: self.t(e.start),
+                end: self.t(end.max(e.start)),
+                party: by,
+                class: Some(class),
+            }));
+        }
+        match class {
+            OverlapClass::Interruption => {
+                self.stats.interruption(e.newcomer);
+                emit(Output::Event(Event {
+                    kind: EventKind::Interruption,
+                    start: self.t(e.start),
+                    end: self.t(end.max(e.start)),
+                    party: by,
+                    class: None,
+                }));
+            }
+            OverlapClass::Backchannel => {
+                self.stats.backchannel(e.newcomer);
+                emit(Output::Event(Event {
+                    kind: EventKind::Backchannel,
+                    start: self.t(e.start),
+                    end: self.t(la_q + 1),
+                    party: by,
+                    class: None,
+                }));
+            }
+            OverlapClass::TurnEnd => {
+                if frames >= self.n.min_overlap {
+                    self.stats.turn_end_overlap(e.newcomer);
+                }
+            }
+            OverlapClass::Unresolved => {}
+        }
+    }
+
+    fn on_interruption(&mut self, by: Role, i: u64, emit: &mut dyn FnMut(Output)) {
+        if by != Role::Agent {
+            return;
+        }
+        self.recent_interruptions.rotate_right(1);
+        self.recent_interruptions[0] = Some(i);
+        let critical = self
+            .recent_interruptions
+            .iter()
+            .all(|t| t.is_some_and(|t| i - t <= self.n.critical_window));
+        if self
+            .last_interrupt_alert
+            .is_some_and(|t| i - t < self.n.debounce)
+        {
+            self.stats.suppressed();
+            return;
+        }
+        self.last_interrupt_alert = Some(i);
+        self.raise(
+            Alert {
+                kind: AlertKind::AgentInterrupting,
+                t: self.t(i) + self.hop_s / 2.0,
+                who: Role::Agent,
+                severity: if critical {
+                    Severity::Critical
+                } else {
+                    Severity::Warn
+                },
+                message: if critical {
+                    MSG_INTERRUPTING_AGAIN
+                } else {
+                    MSG_INTERRUPTING
+                },
+            },
+            emit,
+        );
+    }
+
+    fn raise(&mut self, alert: Alert, emit: &mut dyn FnMut(Output)) {
+        self.stats.alert(alert.kind);
+        emit(Output::Alert(alert));
+    }
+
+    fn update_floor(&mut self, emit: &mut dyn FnMut(Output)) {
+        let Some(turn) = self.floor else {
+            let first = ROLES
+                .iter()
+                .filter_map(|&r| self.parties[r.index()].run.map(|run| (run.start, r)))
+                .min_by_key(|&(start, _)| start);
+            if let Some((start, who)) = first {
+                self.floor = Some(Turn {
+                    who,
+                    start,
+                    alerted: false,
+                });
+            }
+            return;
+        };
+        let other = turn.who.other();
+        let Some(run) = self.parties[other.index()].run else {
+            return;
+        };
+        if run.frames() < self.n.backchannel || self.parties[turn.who.index()].run.is_some() {
+            return;
+        }
+        let end = self.end_turn(emit);
+        if let Some(end) = end {
+            self.stats.response_gap(run.start as i64 - end as i64);
+        }
+        self.floor = Some(Turn {
+            who: other,
+            start: run.start,
+            alerted: false,
+        });
+    }
+
+    /// Ends the current turn at its holder's last active frame; returns that end (exclusive).
+    fn end_turn(&mut self, emit: &mut dyn FnMut(Output)) -> Option<u64> {
+        let turn = self.floor.take()?;
+        let end = self.parties[turn.who.index()]
+            .last_active
+            .map_or(turn.start, |l| l + 1)
+            .max(turn.start);
+        let frames = end - turn.start;
+        self.stats.turn(turn.who, frames);
+        emit(Output::Event(Event {
+            kind: EventKind::Turn,
+            start: self.t(turn.start),
+            end: self.t(end),
+            party: Some(turn.who),
+            class: None,
+        }));
+        if frames >= self.n.monologue {
+            emit(Output::Event(Event {
+                kind: EventKind::Monologue,
+                start: self.t(turn.start),
+                end: self.t(end),
+                party: Some(turn.who),
+                class: None,
+            }));
+        }
+        Some(end)
+    }
+
+    fn check_monologue(&mut self, i: u64, emit: &mut dyn FnMut(Output)) {
+        let Some(turn) = self.floor else {
+            return;
+        };
+        if turn.who != Role::Agent
+            || turn.alerted
+            || self.parties[Role::Agent.index()].run.is_none()
+            || i + 1 - turn.start.min(i) < self.n.monologue
+        {
+            return;
+        }
+        self.floor = Some(Turn {
+            alerted: true,
+            ..turn
+        });
+        self.raise(
+            Alert {
+                kind: AlertKind::AgentMonologue,
+                t: self.t(i) + self.hop_s / 2.0,
+                who: Role::Agent,
+                severity: Severity::Warn,
+                message: MSG_MONOLOGUE,
+            },
+            emit,
+        );
+    }
+
+    fn check_dead_air(&mut self, i: u64, emit: &mut dyn FnMut(Output)) {
+        if self.parties.iter().any(|p| p.run.is_some()) {
+            return;
+        }
+        let Some(last) = self.parties.iter().filter_map(|p| p.last_active).max() else {
+            return;
+        };
+        let start = *self
+            .silence_start
+            .get_or_insert((last + 1).max(self.resume_at));
+        if !self.silence_alerted && i + 1 >= start + self.n.dead_air {
+            self.silence_alerted = true;
+            self.raise(
+                Alert {
+                    kind: AlertKind::DeadAir,
+                    t: self.t(i) + self.hop_s / 2.0,
+                    who: Role::Agent,
+                    severity: Severity::Warn,
+                    message: MSG_DEAD_AIR,
+                },
+                emit,
+            );
+        }
+    }
+
+    /// Ends a silence at frame `end` (exclusive), reporting it if it was dead air.
+    fn end_silence(&mut self, end: u64, emit: &mut dyn FnMut(Output)) {
+        if let Some(start) = self.silence_start.take()
+            && end >= start + self.n.dead_air
+        {
+            self.stats.dead_air(end - start);
+            emit(Output::Event(Event {
+                kind: EventKind::DeadAir,
+                start: self.t(start),
+                end: self.t(end),
+                party: None,
+                class: None,
+            }));
+        }
+        self.silence_alerted = false;
+    }
+
+    /// A gap in the input at frame `i`: close everything at what is known.
+    fn cut(&mut self, i: u64, emit: &mut dyn FnMut(Output)) {
+        for role in ROLES {
+            if let Some(run) = self.parties[role.index()].run.take() {
+                self.end_run(role, run);
+            }
+        }
+        for k in 0..MAX_EPISODES {
+            let Some(mut e) = self.episodes[k] else {
+                continue;
+            };
+            if e.decision.is_none() {
+                let la_p = e.holder_end.unwrap_or(e.holder_start);
+                e.decision = Some(if la_p >= e.start {
+                    Decision::Class(OverlapClass::Unresolved)
+                } else {
+                    Decision::NoOverlap
+                });
+                self.episodes[k] = Some(e);
+            }
+        }
+        self.resolve(i, true, emit);
+        self.episodes = [None; MAX_EPISODES];
+        self.pause = None;
+        self.end_turn(emit);
+        // The silence before the gap may have been dead air; the gap itself is not silence.
+        if let Some(start) = self.silence_start
+            && i >= start + self.n.dead_air
+        {
+            self.end_silence(i, emit);
+        }
+        self.silence_start = None;
+        self.silence_alerted = false;
+        self.resume_at = i + 1;
+    }
+}

@@ -76,7 +76,11 @@ enum Command {
     /// band and/or mu-law, noise (--snr). Output: stereo 16-bit WAV (channel 0 agent, 1
     /// caller) and a JSON Lines truth: a "simulation" line, then utterance, turn, overlap
     /// (class backchannel | turn_end | interruption, by the newcomer), interruption and
-    /// backchannel events (see the callpulse::simulate docs for the exact definitions).
+    /// backchannel events. In short: an utterance is a placement's speech extent (10 ms
+    /// frames within 35 dB of its loudest frame and above -60 dBFS); an overlap's newcomer is
+    /// the party whose utterance began later; it is a backchannel if the newcomer's
+    /// utterance is under 0.5 s, a turn end if the holder stops within 0.5 s of the
+    /// newcomer's onset, else an interruption (exact definitions: callpulse::simulate docs).
     ///
     /// Examples:
     ///   callpulse simulate call.txt -o call.wav

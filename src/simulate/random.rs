@@ -400,7 +400,8 @@ fn other(role: Role) -> Role {
 /// starts 0.1–0.4 s before the holder's utterance ends) or an interruption (the newcomer starts
 /// 0.8–2.0 s before it ends, at least 0.5 s after its start, and speaks ≥ 1.2 s, beyond the
 /// holder's end; in half of them the holder yields, stopping 0.6–1.2 s after the onset). A
-/// transition that does not fit (the other channel still busy) becomes a gap. The listener backchannels (0.15–0.45 s
+/// transition that does not fit (the other channel still busy, the sentence too short)
+/// becomes a gap and is dealt again at the next turn change. The listener backchannels (0.15–0.45 s
 /// clips) inside the holder's utterances, ≥ 0.6 s after their start and ≥ 0.3 s before their
 /// end, with probability `backchannel_prob`. No two placements overlap on one channel.
 ///
@@ -509,9 +510,13 @@ pub fn random_script(
             let mut onset = end + uniform(&mut b.rng, (0.1, 1.0));
             match transition {
                 Transition::Interruption => {
-                    let before = uniform(&mut b.rng, (0.8, 2.0f64.min(dur - 0.5)));
+                    let latest = 2.0f64.min(dur - 0.5).min(end - earliest);
+                    let before = uniform(&mut b.rng, (0.8, latest));
                     let at = end - before;
-                    if at >= start + 0.5 && at >= earliest {
+                    if latest < 0.8 {
+                        // Does not fit here: deal it again at the next transition.
+                        deck.push(Transition::Interruption);
+                    } else if at >= start + 0.5 && at >= earliest {
                         onset = at;
                         first_min_s = 1.2;
                         if b.rng.random_bool(0.5) {
@@ -530,6 +535,8 @@ pub fn random_script(
                     let at = end - uniform(&mut b.rng, (0.1, 0.4));
                     if at >= earliest {
                         onset = at;
+                    } else {
+                        deck.push(Transition::TurnEnd);
                     }
                 }
                 Transition::Gap => {}
@@ -551,12 +558,14 @@ pub fn random_script(
     };
     let telephone = rng.random_bool(opts.telephone_prob.clamp(0.0, 1.0));
     let noise = rng.random_bool(opts.noise_prob.clamp(0.0, 1.0));
+    // Levels to 0.1 dB and delays to 0.1 ms: readable in the truth header.
+    let round1 = |x: f64| (x * 10.0).round() / 10.0;
     let options = RenderOptions {
         telephone,
         mulaw: telephone,
-        snr_db: noise.then(|| uniform(&mut rng, opts.snr_db)),
-        leak_db: opts.leak_db.map(|r| uniform(&mut rng, r)),
-        leak_delay_ms: uniform(&mut rng, opts.leak_delay_ms),
+        snr_db: noise.then(|| round1(uniform(&mut rng, opts.snr_db))),
+        leak_db: opts.leak_db.map(|r| round1(uniform(&mut rng, r))),
+        leak_delay_ms: round1(uniform(&mut rng, opts.leak_delay_ms)),
         seed,
         ..RenderOptions::default()
     };

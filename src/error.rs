@@ -55,6 +55,16 @@ pub enum Error {
     /// A configuration value is out of range or inconsistent.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A call-simulation script (see `simulate`) is wrong at a line: an unknown keyword, a bad
+    /// number, a file that cannot be read, placements that overlap on one channel, ...
+    #[error("line {line}: {message}")]
+    Script {
+        /// The 1-based line of the script (for a script built in code: the 1-based placement
+        /// number).
+        line: usize,
+        /// What is wrong, naming the file or the other line concerned.
+        message: String,
+    },
     /// Writing results to a sink failed (disk full, closed pipe, ...).
     #[error("writing results failed: {0}")]
     Sink(#[source] io::Error),
@@ -80,6 +90,7 @@ impl Error {
                 | Error::Empty { .. }
                 | Error::NoSuchChannel { .. }
                 | Error::Config(_)
+                | Error::Script { .. }
         )
     }
 }

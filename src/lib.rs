@@ -62,6 +62,7 @@ pub mod pipeline;
 pub mod record;
 pub mod resample;
 pub mod role;
+pub mod simulate;
 pub mod sink;
 pub mod source;
 pub mod stats;

@@ -54,6 +54,71 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Build a two-channel call WAV and its ground truth from a script of placed utterances.
+    ///
+    /// The script is line-based text: `#` starts a comment; each line is one of
+    ///   rate HZ                  output rate (optional, default 8000)
+    ///   duration S               call length (optional, default: last placement end + 0.5 s)
+    ///   agent|caller START_S PATH [from=S] [dur=S] [gain_db=G]
+    /// A placement puts a WAV file (mono, or its channel 0; any rate, resampled) at START_S
+    /// seconds on that channel; from/dur cut an excerpt in source seconds (5 ms fades at the
+    /// cuts); relative paths resolve against the script's folder. Placements on one channel
+    /// must not overlap.
+    ///
+    /// Example script:
+    ///   # a greeting, a listening "mm-hmm", then the caller takes over
+    ///   rate 8000
+    ///   agent  0.50  utt/hello.wav
+    ///   caller 2.10  utt/mmhm.wav  from=0.20 dur=0.35 gain_db=-3
+    ///   caller 4.00  utt/question.wav
+    ///
+    /// Processing order: clean placements, leakage (--leak-db, --leak-delay-ms), telephone
+    /// band and/or mu-law, noise (--snr). Output: stereo 16-bit WAV (channel 0 agent, 1
+    /// caller) and a JSON Lines truth: a "simulation" line, then utterance, turn, overlap
+    /// (class backchannel | turn_end | interruption, by the newcomer), interruption and
+    /// backchannel events. In short: an utterance is a placement's speech extent (10 ms
+    /// frames within 35 dB of its loudest frame and above -60 dBFS); an overlap's newcomer is
+    /// the party whose utterance began later; it is a backchannel if the newcomer's
+    /// utterance is under 0.5 s, a turn end if the holder stops within 0.5 s of the
+    /// newcomer's onset, else an interruption (exact definitions: callpulse::simulate docs).
+    ///
+    /// Examples:
+    ///   callpulse simulate call.txt -o call.wav
+    ///   callpulse simulate call.txt -o call.wav --telephone --snr 15 --leak-db -12 --leak-delay-ms 30
+    #[command(verbatim_doc_comment)]
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// The script (see above).
+    #[arg(value_name = "SCRIPT")]
+    script: PathBuf,
+    /// The call WAV to write (stereo, 16-bit PCM).
+    #[arg(short, long, value_name = "WAV")]
+    output: PathBuf,
+    /// The truth file to write [default: <output stem>.truth.jsonl next to the WAV].
+    #[arg(long, value_name = "FILE")]
+    truth: Option<PathBuf>,
+    /// Telephone channel: 300-3400 Hz band at 8 kHz with G.711 mu-law (output rate 8000).
+    #[arg(long)]
+    telephone: bool,
+    /// G.711 mu-law round trip (implied by --telephone).
+    #[arg(long)]
+    mulaw: bool,
+    /// White noise per channel at this SNR (dB) relative to the channel's own speech level.
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    snr: Option<f64>,
+    /// Far-end leakage: each channel also gets the other channel's clean signal at this level
+    /// (dB, <= 0, e.g. -3 to -20).
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    leak_db: Option<f64>,
+    /// Delay of the leakage (0-60 ms).
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    leak_delay_ms: f64,
+    /// Seed of the noise.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -151,6 +216,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze(&args),
         Command::Demo { output } => demo(output.as_deref()),
+        Command::Simulate(args) => simulate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -169,6 +235,58 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn simulate(args: &SimulateArgs) -> Result<()> {
+    use callpulse::simulate::{RenderOptions, Script, render};
+    let name = args.script.display().to_string();
+    let script = Script::from_file(&args.script).map_err(|e| match e {
+        callpulse::Error::Io { .. } => anyhow::Error::from(e),
+        other => anyhow::Error::from(other).context(name.clone()),
+    })?;
+    let options = RenderOptions {
+        telephone: args.telephone,
+        mulaw: args.mulaw,
+        snr_db: args.snr,
+        leak_db: args.leak_db,
+        leak_delay_ms: args.leak_delay_ms,
+        seed: args.seed,
+        ..RenderOptions::default()
+    };
+    let call = render(&script, &options).with_context(|| name.clone())?;
+    let clipped = call.write_wav(&args.output)?;
+    if clipped > 0 {
+        eprintln!(
+            "callpulse: warning: {clipped} samples beyond full scale were clipped in {}",
+            args.output.display()
+        );
+    }
+    let truth_path = args.truth.clone().unwrap_or_else(|| {
+        let stem = args
+            .output
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy();
+        args.output.with_file_name(format!("{stem}.truth.jsonl"))
+    });
+    let file = File::create(&truth_path)
+        .with_context(|| format!("{}: cannot create the truth file", truth_path.display()))?;
+    call.truth.write_jsonl(io::BufWriter::new(file))?;
+    let t = &call.truth;
+    eprintln!(
+        "callpulse: wrote {} ({:.1} s at {} Hz) and {}: {} utterances, {} turns, {} overlaps, \
+         {} interruptions, {} backchannels",
+        args.output.display(),
+        t.info.duration_s,
+        call.rate,
+        truth_path.display(),
+        t.utterances.len(),
+        t.turns.len(),
+        t.overlaps.len(),
+        t.interruptions.len(),
+        t.backchannels.len()
+    );
+    Ok(())
 }
 
 fn open_source(args: &AnalyzeArgs) -> Result<WavSource> {

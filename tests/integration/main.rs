@@ -13,4 +13,5 @@ mod loudness_reference;
 mod no_alloc;
 mod pipeline;
 mod properties;
+mod simulate;
 mod synthetic;

@@ -24,11 +24,21 @@ pub struct EvalArgs {
 /// Parses `--data DIR` and `--config JSON`; `None` after `--help` or when `data/subdir` is
 /// missing (with a message saying so).
 pub fn args(name: &str, subdir: &str) -> Option<EvalArgs> {
+    let args: Vec<String> = std::env::args().collect();
+    args_from(name, subdir, &args, &[])
+}
+
+/// As [`args`], over `argv` (program name first), skipping the options in `own` (each with
+/// one value), which the example parses itself.
+pub fn args_from(name: &str, subdir: &str, argv: &[String], own: &[&str]) -> Option<EvalArgs> {
     let mut data = PathBuf::from("../shared/data");
     let mut config = AnalysisConfig::default();
-    let mut args = std::env::args().skip(1);
+    let mut args = argv.iter().skip(1).cloned();
     while let Some(a) = args.next() {
         match a.as_str() {
+            o if own.contains(&o) => {
+                args.next();
+            }
             "--data" => data = PathBuf::from(args.next().expect("--data DIR")),
             "--config" => {
                 let json = args.next().expect("--config JSON");

@@ -22,8 +22,9 @@
 //!
 //! ## Overlaps
 //! An overlap begins when a party (the **newcomer**) starts a spurt while the other (the
-//! **holder**) is in one; if both start in the same frame, the floor holder is the holder. It
-//! is classified as soon as the evidence is in:
+//! **holder**) is in one; if both start in the same frame, the floor holder is the holder (and
+//! with nobody holding the floor, as after a gap, the overlap is not classified). It is
+//! classified as soon as the evidence is in:
 //! * **backchannel**: the newcomer's spurt ends shorter than `backchannel_max_ms` (about 0.5 s,
 //!   the usual upper bound of "mm-hmm", "yeah"; R. Gravano and J. Hirschberg, "Turn-taking
 //!   cues in task-oriented dialogue", Comput. Speech Lang. 25(3), 2011);
@@ -322,16 +323,17 @@ impl Conversation {
         let Some(other_run) = self.parties[other.index()].run else {
             return;
         };
-        let (newcomer, holder, holder_start) =
-            if other_run.start == i && self.floor.is_some_and(|t| t.who == other) {
-                (role, other, i)
-            } else if other_run.start == i {
-                // Both started together and neither holds the floor: the other is the
-                // newcomer (the one that started second is processed second).
-                (other, role, i)
-            } else {
-                (role, other, other_run.start)
-            };
+        let (newcomer, holder, holder_start) = if other_run.start == i {
+            match self.floor {
+                Some(t) if t.who == other => (role, other, i),
+                Some(_) => (other, role, i),
+                // A simultaneous start with nobody holding the floor (the start of the call,
+                // after a gap): nobody interrupts anybody.
+                None => return,
+            }
+        } else {
+            (role, other, other_run.start)
+        };
         let episode = Episode {
             newcomer,
             holder,
@@ -466,9 +468,7 @@ impl Conversation {
                     }
                 }
                 Some(Decision::Class(class)) => {
-                    let known = (q_final && p_final)
-                        || (q_final && la_p >= la_q)
-                        || (p_final && la_q >= la_p);
+                    let known = (q_final && (p_final || la_p >= la_q)) || (p_final && la_q >= la_p);
                     if known {
                         self.episodes[k] = None;
                         self.emit_overlap(&e, class, la_q, la_p.min(la_q) + 1, emit);

@@ -13,7 +13,14 @@ fn analyze_writes_the_output_contract() {
         String::from_utf8_lossy(&out.stderr)
     );
     let lines = json_lines(&out.stdout);
-    assert_eq!(lines.len(), 301, "300 frames and a summary");
+    let frames = lines.iter().filter(|l| l["type"] == "frame").count();
+    assert_eq!(frames, 300, "300 frames");
+    assert_eq!(lines.last().unwrap()["type"], "summary");
+    assert!(
+        lines
+            .iter()
+            .all(|l| ["frame", "event", "alert", "summary"].contains(&l["type"].as_str().unwrap()))
+    );
     let f = &lines[100];
     assert_eq!(f["type"], "frame");
     assert_eq!(f["t"], 1.005);
@@ -36,9 +43,11 @@ fn analyze_writes_the_output_contract() {
     ] {
         assert!(s["agent"].get(key).is_some(), "summary has agent.{key}");
     }
-    // Without --frames: only the summary.
+    // Without --frames: events, alerts and the summary only.
     let out = callpulse(&["analyze", p.to_str().unwrap()]);
-    assert_eq!(json_lines(&out.stdout).len(), 1);
+    let lines = json_lines(&out.stdout);
+    assert!(lines.iter().all(|l| l["type"] != "frame"));
+    assert_eq!(lines.last().unwrap()["type"], "summary");
 }
 
 #[test]
@@ -77,7 +86,13 @@ fn demo_runs_on_the_shipped_call() {
     assert!(stdout.contains("Talk ratio"), "{stdout}");
     assert!(stdout.contains("\"type\":\"summary\""), "{stdout}");
     let lines = json_lines(&std::fs::read(&o).unwrap());
-    assert_eq!(lines.len(), 6001);
+    assert_eq!(lines.iter().filter(|l| l["type"] == "frame").count(), 6000);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "event" && l["kind"] == "turn")
+    );
+    assert_eq!(lines.last().unwrap()["type"], "summary");
 }
 
 #[test]

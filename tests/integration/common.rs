@@ -157,3 +157,27 @@ pub fn assert_one_line_error(out: &Output, file: &str, what: &str) {
         "says {what:?}: {stderr}"
     );
 }
+
+/// A frame where each party talks (`Some(active)`) or not (`None`).
+pub fn talk(
+    index: u64,
+    agent: Option<bool>,
+    caller: Option<bool>,
+    gap: bool,
+) -> callpulse::record::FrameRecord {
+    let party = |s: Option<bool>| callpulse::features::PartyFeatures {
+        speech: s.is_some(),
+        active: s.unwrap_or(false),
+        f0_hz: None,
+        voicing: 0.0,
+        loudness_db: -30.0,
+        lufs_m: -30.0,
+        gap,
+        band_power: [0.0; 5],
+    };
+    callpulse::record::FrameRecord {
+        index,
+        t: (index as f64 + 0.5) * 0.01,
+        parties: [Some(party(agent)), Some(party(caller))],
+    }
+}

@@ -2,6 +2,8 @@
 //! metric. How they were produced: `callpulse analyze assets/demo/auto_repairs_60s_stereo.wav`
 //! and `cargo run --release --example eval_vad` (clean, no collar) at the commit that added
 //! this file. A change that moves a value outside its tolerance must say why in its commit.
+//! `talk_ratio_agent` moved from 0.27 to 0.30 when it began to count talk spurts without the
+//! VAD's hangover (the conversation stage) instead of VAD frames.
 
 use callpulse::Role;
 use callpulse::config::AnalysisConfig;
@@ -59,7 +61,7 @@ fn demo_call_summary() {
     close(
         "talk_ratio_agent",
         s["talk_ratio_agent"].as_f64().unwrap(),
-        0.270,
+        0.300,
         0.03,
     );
 }

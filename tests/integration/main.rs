@@ -7,6 +7,7 @@ static ALLOCATOR: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisable
 mod bad_input;
 mod cli;
 mod common;
+mod conversation;
 mod golden;
 mod invariance;
 mod loudness_reference;

@@ -5,7 +5,6 @@ use callpulse::Role;
 use callpulse::call::CallAnalyzer;
 use callpulse::config::AnalysisConfig;
 use callpulse::conversation::{Conversation, ConversationConfig, Output};
-use callpulse::features::PartyFeatures;
 use callpulse::record::{FrameRecord, Record};
 use callpulse::source::memory::MemorySource;
 use callpulse::source::wav::WavSource;
@@ -91,25 +90,6 @@ fn reading_a_wav_file_does_not_allocate_per_block() {
             assert!(source.read(&mut block).unwrap());
         }
     });
-}
-
-/// A frame where each party talks (`Some(active)`) or not (`None`).
-fn talk(index: u64, agent: Option<bool>, caller: Option<bool>, gap: bool) -> FrameRecord {
-    let party = |s: Option<bool>| PartyFeatures {
-        speech: s.is_some(),
-        active: s.unwrap_or(false),
-        f0_hz: None,
-        voicing: 0.0,
-        loudness_db: -30.0,
-        lufs_m: -30.0,
-        gap,
-        band_power: [0.0; 5],
-    };
-    FrameRecord {
-        index,
-        t: (index as f64 + 0.5) * 0.01,
-        parties: [Some(party(agent)), Some(party(caller))],
-    }
 }
 
 #[test]

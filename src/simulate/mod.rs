@@ -122,6 +122,6 @@ pub use script::{
 };
 pub use truth::{
     BACKCHANNEL_MAX_S, BACKCHANNEL_PAUSE_MAX_S, Backchannel, EXTENT_FLOOR_DBFS, EXTENT_FRAME_S,
-    EXTENT_RANGE_DB, Interruption, Overlap, OverlapClass, SimulationInfo, Truth, TruthRules, Turn,
-    Utterance, speech_extent,
+    EXTENT_RANGE_DB, Interruption, Overlap, OverlapClass, SimulationInfo, TURN_END_S, Truth,
+    TruthRules, Turn, Utterance, speech_extent,
 };

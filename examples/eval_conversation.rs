@@ -64,18 +64,18 @@ fn analyse(config: &AnalysisConfig, rate: u32, agent: Vec<f32>, caller: Vec<f32>
     Analysed { frames, records }
 }
 
-/// Frames covered by events of `kind`.
+/// Frames covered by events of `kind` (frame `i` when its centre lies in the event).
 fn event_frames(records: &[Record], kind: EventKind, n: usize) -> Vec<bool> {
     let mut out = vec![false; n];
     for r in records {
         if let Record::Event(e) = r
             && e.kind == kind
         {
-            for (i, o) in out.iter_mut().enumerate() {
-                let c = (i as f64 + 0.5) * HOP;
-                if c >= e.start && c < e.end {
-                    *o = true;
-                }
+            // Centre (i + 0.5)·HOP in [start, end).
+            let first = (e.start / HOP - 0.5).ceil().max(0.0) as usize;
+            let end = ((e.end / HOP - 0.5).ceil().max(0.0) as usize).min(n);
+            for o in out.iter_mut().take(end).skip(first) {
+                *o = true;
             }
         }
     }

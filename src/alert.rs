@@ -4,6 +4,7 @@
 //! thread never allocates. Sinks receive it as a [`crate::record::Record::Alert`].
 
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 use crate::role::Role;
 
@@ -21,28 +22,12 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    /// Every kind, in a fixed order (for counters).
-    pub const ALL: [AlertKind; 3] = [
-        AlertKind::AgentInterrupting,
-        AlertKind::AgentMonologue,
-        AlertKind::DeadAir,
-    ];
-
     /// The contract name, e.g. `"agent_interrupting"`.
     pub fn name(self) -> &'static str {
         match self {
             AlertKind::AgentInterrupting => "agent_interrupting",
             AlertKind::AgentMonologue => "agent_monologue",
             AlertKind::DeadAir => "dead_air",
-        }
-    }
-
-    /// Position in [`AlertKind::ALL`].
-    pub fn index(self) -> usize {
-        match self {
-            AlertKind::AgentInterrupting => 0,
-            AlertKind::AgentMonologue => 1,
-            AlertKind::DeadAir => 2,
         }
     }
 }
@@ -58,7 +43,7 @@ pub enum Severity {
 }
 
 /// One alert.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Alert {
     /// What the alert is about.
     pub kind: AlertKind,
@@ -70,4 +55,17 @@ pub struct Alert {
     pub severity: Severity,
     /// A short coaching message for the agent.
     pub message: &'static str,
+}
+
+impl Serialize for Alert {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(6))?;
+        m.serialize_entry("type", "alert")?;
+        m.serialize_entry("kind", &self.kind)?;
+        m.serialize_entry("t", &crate::record::round(self.t, 4))?;
+        m.serialize_entry("who", &self.who)?;
+        m.serialize_entry("severity", &self.severity)?;
+        m.serialize_entry("message", self.message)?;
+        m.end()
+    }
 }

@@ -171,12 +171,11 @@ impl CallAnalyzer {
         for ((f, vad), band_power) in frames.iter_mut().zip(&mut self.vads).zip(bands) {
             if let Some(f) = f {
                 f.speech = vad.process(&VadInput {
-                    level_db: f.loudness_db,
                     clarity: f.voicing,
                     band_power,
                     gap: f.gap,
                 });
-                f.active = f.speech && vad.active();
+                f.active = vad.active();
             }
         }
     }

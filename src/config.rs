@@ -93,6 +93,25 @@ impl TryFrom<RawConfig> for AnalysisConfig {
     }
 }
 
+/// Checks that a setting lies in `[lo, hi]`; the error names `field` and says the range with
+/// its `unit` (e.g. `" ms"`). Shared by every stage's configuration.
+pub(crate) fn in_range(
+    field: &'static str,
+    value: f32,
+    lo: f32,
+    hi: f32,
+    unit: &str,
+) -> Result<(), ConfigError> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!("{value} must lie in [{lo}, {hi}]{unit}"),
+        ))
+    }
+}
+
 fn duration_ms(field: &'static str, ms: f64) -> Result<Duration, ConfigError> {
     if !ms.is_finite() || ms <= 0.0 || ms > 1000.0 {
         return Err(ConfigError::new(

@@ -44,8 +44,9 @@
 
 use serde::Deserialize;
 
+use crate::config::in_range;
 use crate::error::ConfigError;
-use crate::features::vad::BANDS;
+use crate::features::vad::{BANDS, db};
 
 /// Most delays (in frames, including 0) the stage can track.
 pub const MAX_LAGS: usize = 32;
@@ -97,32 +98,22 @@ impl CrosstalkConfig {
     /// # Errors
     /// [`ConfigError`] naming the field out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let check = |field: &'static str, v: f32, lo: f32, hi: f32, unit: &str| {
-            if (lo..=hi).contains(&v) {
-                Ok(())
-            } else {
-                Err(ConfigError::new(
-                    field,
-                    format!("{v} must lie in [{lo}, {hi}]{unit}"),
-                ))
-            }
-        };
-        check(
+        in_range(
             "crosstalk.max_delay_ms",
             self.max_delay_ms,
             0.0,
             300.0,
             " ms",
         )?;
-        check("crosstalk.margin_db", self.margin_db, 0.0, 20.0, " dB")?;
-        check(
+        in_range("crosstalk.margin_db", self.margin_db, 0.0, 20.0, " dB")?;
+        in_range(
             "crosstalk.initial_gain_db",
             self.initial_gain_db,
             GAIN_RANGE_DB.0,
             GAIN_RANGE_DB.1,
             " dB",
         )?;
-        check(
+        in_range(
             "crosstalk.active_snr_db",
             self.active_snr_db,
             0.0,
@@ -154,10 +145,6 @@ pub struct Crosstalk {
     step: f32,
 }
 
-fn db(p: f32) -> f32 {
-    10.0 * p.max(1e-30).log10()
-}
-
 fn power(db: f32) -> f32 {
     10f32.powf(db / 10.0)
 }
@@ -185,11 +172,6 @@ impl Crosstalk {
             paths: [path.clone(), path],
             step: hop_s / 0.01,
         })
-    }
-
-    /// Delays (in frames, including 0) that are searched.
-    pub fn lags(&self) -> usize {
-        self.lags
     }
 
     /// The coupling gain in dB currently assumed from channel `from` into the other channel, in

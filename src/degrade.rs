@@ -43,6 +43,29 @@ pub fn mulaw_decode(byte: u8) -> i16 {
     (if sign != 0 { -magnitude } else { magnitude }) as i16
 }
 
+/// A whole signal converted from `from` to `to` Hz with the pipeline's resampler (the input
+/// itself when the rates are equal). Allocates the result.
+///
+/// # Errors
+/// [`Error::Internal`] if the resampler cannot be built for these rates.
+pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Error> {
+    if from == to {
+        return Ok(samples.to_vec());
+    }
+    let mut out =
+        Vec::with_capacity((samples.len() as f64 * f64::from(to) / f64::from(from)) as usize + 8);
+    let mut resampler = PartyResampler::new(from, to)?;
+    resampler.process(samples, |s| out.extend_from_slice(s))?;
+    resampler.finish(|s| out.extend_from_slice(s))?;
+    Ok(out)
+}
+
+/// One sample in [-1, 1) through a G.711 μ-law encoder and decoder (16-bit PCM in between).
+pub fn mulaw_round_trip(x: f64) -> f32 {
+    let pcm = (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+    f32::from(mulaw_decode(mulaw_encode(pcm))) / 32768.0
+}
+
 /// Passes `samples` (at `rate` Hz) through a telephone channel: resampled to 8 kHz,
 /// band-limited to 300–3400 Hz (4th-order Butterworth high-pass and low-pass), and quantised
 /// with G.711 μ-law. Returns the 8 kHz signal.
@@ -50,11 +73,7 @@ pub fn mulaw_decode(byte: u8) -> i16 {
 /// # Errors
 /// [`Error::Internal`] if the resampler cannot be built for `rate`.
 pub fn telephone(samples: &[f32], rate: u32) -> Result<Vec<f32>, Error> {
-    let mut narrow =
-        Vec::with_capacity(samples.len() * TELEPHONE_RATE as usize / rate as usize + 8);
-    let mut resampler = PartyResampler::new(rate, TELEPHONE_RATE)?;
-    resampler.process(samples, |s| narrow.extend_from_slice(s))?;
-    resampler.finish(|s| narrow.extend_from_slice(s))?;
+    let mut narrow = resample(samples, rate, TELEPHONE_RATE)?;
     let fs = f64::from(TELEPHONE_RATE);
     // Butterworth 4th order = two biquads with Q = 0.5412 and 1.3066.
     let qs = [0.541_196_1, 1.306_563];
@@ -71,8 +90,7 @@ pub fn telephone(samples: &[f32], rate: u32) -> Result<Vec<f32>, Error> {
         for f in &mut filters {
             y = f.process(y);
         }
-        let pcm = (y * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
-        *s = f32::from(mulaw_decode(mulaw_encode(pcm))) / 32768.0;
+        *s = mulaw_round_trip(y);
     }
     Ok(narrow)
 }
@@ -108,8 +126,12 @@ pub fn add_white_noise(samples: &mut [f32], rate: u32, snr_db: f64, seed: u64) {
     if signal <= 0.0 {
         return;
     }
-    let sigma = (signal / 10f64.powf(snr_db / 10.0)).sqrt();
-    let Ok(normal) = Normal::new(0.0, sigma) else {
+    add_noise_power(samples, signal / 10f64.powf(snr_db / 10.0), seed);
+}
+
+/// Adds white Gaussian noise of mean-square `power`. Deterministic for a given `seed`.
+pub fn add_noise_power(samples: &mut [f32], power: f64, seed: u64) {
+    let Ok(normal) = Normal::new(0.0, power.sqrt()) else {
         return;
     };
     let mut rng = StdRng::seed_from_u64(seed);

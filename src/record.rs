@@ -49,7 +49,8 @@ pub enum Record {
     Summary(Arc<Summary>),
 }
 
-fn round(x: f64, decimals: i32) -> f64 {
+/// `x` rounded to `decimals` decimal places (the precision of the written output).
+pub(crate) fn round(x: f64, decimals: i32) -> f64 {
     let p = 10f64.powi(decimals);
     (x * p).round() / p
 }
@@ -93,30 +94,6 @@ struct FrameOut {
     caller: Option<PartyOut>,
 }
 
-#[derive(Serialize)]
-struct AlertOut<'a> {
-    #[serde(rename = "type")]
-    kind_: &'static str,
-    kind: crate::alert::AlertKind,
-    t: f64,
-    who: Role,
-    severity: crate::alert::Severity,
-    message: &'a str,
-}
-
-impl<'a> From<&'a Alert> for AlertOut<'a> {
-    fn from(a: &'a Alert) -> Self {
-        Self {
-            kind_: "alert",
-            kind: a.kind,
-            t: round(a.t, 4),
-            who: a.who,
-            severity: a.severity,
-            message: a.message,
-        }
-    }
-}
-
 impl Record {
     /// Writes the record as one line of JSON (with the trailing newline).
     ///
@@ -137,7 +114,7 @@ impl Record {
                 serde_json::to_writer(&mut *w, &out)?;
             }
             Record::Event(e) => serde_json::to_writer(&mut *w, e)?,
-            Record::Alert(a) => serde_json::to_writer(&mut *w, &AlertOut::from(a))?,
+            Record::Alert(a) => serde_json::to_writer(&mut *w, a)?,
             Record::Summary(s) => serde_json::to_writer(&mut *w, s.as_ref())?,
         }
         w.write_all(b"\n")

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use crate::config::in_range;
 use crate::error::ConfigError;
 
 /// Conversation-dynamics settings (all durations in milliseconds).
@@ -111,14 +112,8 @@ impl ConversationConfig {
                 3_600_000.0,
             ),
         ];
-        for (field, v, lo, hi) in fields {
-            if !(lo..=hi).contains(&v) {
-                return Err(ConfigError::new(
-                    field,
-                    format!("{v} must lie in [{lo}, {hi}] ms"),
-                ));
-            }
-        }
-        Ok(())
+        fields
+            .into_iter()
+            .try_for_each(|(field, v, lo, hi)| in_range(field, v, lo, hi, " ms"))
     }
 }

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
+use crate::record::round;
 use crate::role::Role;
 
 /// What an event is. The names are the output contract's `kind` values.
@@ -51,6 +52,18 @@ pub enum OverlapClass {
     Unresolved,
 }
 
+impl OverlapClass {
+    /// The contract name, e.g. `"turn_end"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OverlapClass::Interruption => "interruption",
+            OverlapClass::Backchannel => "backchannel",
+            OverlapClass::TurnEnd => "turn_end",
+            OverlapClass::Unresolved => "unresolved",
+        }
+    }
+}
+
 /// One event. `Copy`, so it moves through channels without allocating.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Event {
@@ -74,17 +87,13 @@ impl Event {
     }
 }
 
-fn round4(x: f64) -> f64 {
-    (x * 1e4).round() / 1e4
-}
-
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("type", "event")?;
         m.serialize_entry("kind", self.kind.name())?;
-        m.serialize_entry("start", &round4(self.start))?;
-        m.serialize_entry("end", &round4(self.end))?;
+        m.serialize_entry("start", &round(self.start, 4))?;
+        m.serialize_entry("end", &round(self.end, 4))?;
         if let Some(p) = self.party {
             let key = if self.kind == EventKind::Turn {
                 "who"

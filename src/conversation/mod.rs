@@ -243,7 +243,7 @@ impl Conversation {
         let mut speech = [(false, false); 2];
         for role in ROLES {
             if let Some(p) = rec.party(role) {
-                speech[role.index()] = (p.speech, p.speech && p.active);
+                speech[role.index()] = (p.speech, p.active);
             }
         }
         // Spurts that ended (their last active frame is already recorded) ...

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::alert::AlertKind;
+use crate::record::round;
 use crate::role::Role;
 
 /// Response gaps are histogrammed from −`GAP_SPAN_S` to +`GAP_SPAN_S` in frame steps.
@@ -174,7 +175,7 @@ impl ConversationStats {
         for (i, &c) in self.gaps.iter().enumerate() {
             seen += u64::from(c);
             if seen >= half {
-                return Some(round((i as i64 - centre) as f64 * self.hop_s, 100.0));
+                return Some(round((i as i64 - centre) as f64 * self.hop_s, 2));
             }
         }
         None
@@ -184,12 +185,12 @@ impl ConversationStats {
     pub fn summary(&self, duration_s: f64) -> ConversationSummary {
         let pct = |frames: u64| {
             if duration_s > 0.0 {
-                round(100.0 * frames as f64 * self.hop_s / duration_s, 100.0)
+                round(100.0 * frames as f64 * self.hop_s / duration_s, 2)
             } else {
                 0.0
             }
         };
-        let secs = |frames: u64| round(frames as f64 * self.hop_s, 100.0);
+        let secs = |frames: u64| round(frames as f64 * self.hop_s, 2);
         ConversationSummary {
             talk_s: PerParty {
                 agent: secs(self.talk_frames.agent),
@@ -211,8 +212,4 @@ impl ConversationStats {
             alerts: self.alerts,
         }
     }
-}
-
-fn round(x: f64, scale: f64) -> f64 {
-    (x * scale).round() / scale
 }

@@ -41,6 +41,7 @@
 
 use serde::Deserialize;
 
+use crate::config::in_range;
 use crate::error::ConfigError;
 
 /// Number of analysis bands.
@@ -121,23 +122,6 @@ impl Default for VadConfig {
     }
 }
 
-fn in_range(
-    field: &'static str,
-    value: f32,
-    lo: f32,
-    hi: f32,
-    unit: &str,
-) -> Result<(), ConfigError> {
-    if (lo..=hi).contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            field,
-            format!("{value} must lie in [{lo}, {hi}]{unit}"),
-        ))
-    }
-}
-
 impl VadConfig {
     /// Checks ranges.
     ///
@@ -210,8 +194,6 @@ impl VadConfig {
 /// What the VAD looks at for one frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VadInput {
-    /// Frame level in dBFS.
-    pub level_db: f32,
     /// Periodicity (pitch clarity) in [0, 1].
     pub clarity: f32,
     /// Mean-square power of the analysis window per band of [`BAND_EDGES_HZ`] (see
@@ -259,7 +241,8 @@ fn sum(x: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-fn db(power: f32) -> f32 {
+/// A mean-square power in dB (floored at −300 dB, so never −∞ or NaN for finite input).
+pub(crate) fn db(power: f32) -> f32 {
     10.0 * power.max(1e-30).log10()
 }
 
@@ -667,7 +650,6 @@ mod tests {
         for &v in &odd {
             for &c in &odd {
                 let input = VadInput {
-                    level_db: v,
                     clarity: c,
                     band_power: [v; BANDS],
                     gap: false,
@@ -676,7 +658,6 @@ mod tests {
             }
         }
         let nan = VadInput {
-            level_db: 0.0,
             clarity: 1.0,
             band_power: [f32::NAN; BANDS],
             gap: false,

@@ -112,6 +112,9 @@ mod render;
 mod script;
 mod truth;
 
+/// The overlap classes are the detector's own ([`crate::conversation::OverlapClass`]); the truth
+/// never uses `Unresolved`.
+pub use crate::conversation::OverlapClass;
 pub use random::{
     AMI_BACKCHANNELS, PoolClip, PoolSpeaker, RandomCallOptions, UtterancePool, random_script,
 };
@@ -122,6 +125,6 @@ pub use script::{
 };
 pub use truth::{
     BACKCHANNEL_MAX_S, BACKCHANNEL_PAUSE_MAX_S, Backchannel, EXTENT_FLOOR_DBFS, EXTENT_FRAME_S,
-    EXTENT_RANGE_DB, Interruption, Overlap, OverlapClass, SimulationInfo, TURN_END_S, Truth,
-    TruthRules, Turn, Utterance, speech_extent,
+    EXTENT_RANGE_DB, Interruption, Overlap, SimulationInfo, TURN_END_S, Truth, TruthRules, Turn,
+    Utterance, speech_extent,
 };

@@ -107,13 +107,7 @@ pub const AMI_BACKCHANNELS: [(&str, f64, f64); 5] = [
 const BACKCHANNEL_RANGE_S: (f64, f64) = (0.15, 0.45);
 
 fn load(path: &Path) -> Result<(u32, Arc<[f32]>), Error> {
-    let d = read_wav(path, 0).map_err(|e| match e {
-        Error::Script { message, .. } => Error::InvalidWav {
-            path: path.to_owned(),
-            reason: message,
-        },
-        other => other,
-    })?;
+    let d = read_wav(path)?;
     Ok((d.rate, d.samples))
 }
 

@@ -2,21 +2,15 @@
 //! and the WAV output. Offline: everything here allocates freely.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand_distr::{Distribution, Normal};
-
 use super::script::{DEFAULT_TAIL_S, MAX_DURATION_S, MAX_RATE, MIN_RATE, Script, UtteranceRef};
 use super::truth::{SimulationInfo, Truth, TruthRules, Utterance, speech_extent};
-use crate::degrade::{self, TELEPHONE_RATE, active_power, mulaw_decode, mulaw_encode};
+use crate::degrade::{self, TELEPHONE_RATE, active_power};
 use crate::error::{ConfigError, Error};
-use crate::resample::PartyResampler;
 use crate::role::Role;
+use crate::source::wav::WavSource;
 
 /// Length of the fade at the edges of a cut excerpt (seconds).
 pub const FADE_S: f64 = 0.005;
@@ -187,58 +181,15 @@ fn script_err(line: usize, message: impl Into<String>) -> Error {
     }
 }
 
-/// Reads channel 0 of a WAV file.
-pub(super) fn read_wav(path: &Path, line: usize) -> Result<Decoded, Error> {
-    let name = path.display();
-    let file =
-        File::open(path).map_err(|e| script_err(line, format!("cannot read {name}: {e}")))?;
-    let mut reader = hound::WavReader::new(BufReader::new(file))
-        .map_err(|e| script_err(line, format!("{name} is not a readable WAV file: {e}")))?;
-    let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 || spec.sample_rate > MAX_RATE * 4 {
-        return Err(script_err(
-            line,
-            format!(
-                "{name}: the WAV header is implausible ({} channels, {} Hz)",
-                spec.channels, spec.sample_rate
-            ),
-        ));
-    }
-    let channels = usize::from(spec.channels);
-    let limit = (MAX_DURATION_S * f64::from(spec.sample_rate)) as usize * channels;
-    let bad = |e: hound::Error| script_err(line, format!("{name}: cannot read the samples: {e}"));
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader
-            .samples::<f32>()
-            .take(limit)
-            .step_by(channels)
-            .map(|s| s.map(|x| if x.is_finite() { x } else { 0.0 }))
-            .collect::<Result<_, _>>()
-            .map_err(bad)?,
-        hound::SampleFormat::Int => {
-            let bits = spec.bits_per_sample;
-            if !(1..=32).contains(&bits) {
-                return Err(script_err(
-                    line,
-                    format!("{name}: {bits}-bit samples are not supported"),
-                ));
-            }
-            let scale = 1.0 / (1u64 << (bits - 1)) as f64;
-            reader
-                .samples::<i32>()
-                .take(limit)
-                .step_by(channels)
-                .map(|s| s.map(|x| (f64::from(x) * scale) as f32))
-                .collect::<Result<_, _>>()
-                .map_err(bad)?
-        }
-    };
-    if samples.is_empty() {
-        return Err(script_err(line, format!("{name} holds no audio samples")));
-    }
+/// Reads channel 0 of a WAV file (at most [`MAX_DURATION_S`] of it) with the analysis's own
+/// reader.
+pub(super) fn read_wav(path: &Path) -> Result<Decoded, Error> {
+    let max_frames = (MAX_DURATION_S * f64::from(MAX_RATE * 4)) as usize;
+    let (rate, samples) = WavSource::read_channel(path, 0, max_frames)?;
+    let max_frames = (MAX_DURATION_S * f64::from(rate)) as usize;
     Ok(Decoded {
-        rate: spec.sample_rate,
-        samples: samples.into(),
+        rate,
+        samples: samples[..samples.len().min(max_frames)].into(),
     })
 }
 
@@ -251,18 +202,6 @@ fn fade(x: &mut [f32], n: usize, fade_in: bool) {
         let i = if fade_in { k } else { len - 1 - k };
         x[i] *= g as f32;
     }
-}
-
-fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Error> {
-    if from == to {
-        return Ok(x.to_vec());
-    }
-    let mut out =
-        Vec::with_capacity((x.len() as f64 * f64::from(to) / f64::from(from)) as usize + 8);
-    let mut r = PartyResampler::new(from, to)?;
-    r.process(x, |s| out.extend_from_slice(s))?;
-    r.finish(|s| out.extend_from_slice(s))?;
-    Ok(out)
 }
 
 /// One placement, cut, resampled, faded and scaled, positioned at `start` (samples).
@@ -305,7 +244,7 @@ fn place(
             UtteranceRef::Path(path) => match cache.get(path) {
                 Some(d) => Arc::clone(d),
                 None => {
-                    let d = Arc::new(read_wav(path, line)?);
+                    let d = Arc::new(read_wav(path).map_err(|e| script_err(line, e.to_string()))?);
                     cache.insert(path.clone(), Arc::clone(&d));
                     d
                 }
@@ -361,7 +300,7 @@ fn place(
         if end < len {
             fade(&mut cut, fade_n, false);
         }
-        let mut clip = resample(&cut, decoded.rate, rate)?;
+        let mut clip = degrade::resample(&cut, decoded.rate, rate)?;
         let gain = 10f64.powf(p.gain_db / 20.0) as f32;
         if gain != 1.0 {
             clip.iter_mut().for_each(|s| *s *= gain);
@@ -527,10 +466,7 @@ pub fn render(script: &Script, options: &RenderOptions) -> Result<SimulatedCall,
             Ok(y)
         } else if mulaw {
             Ok(x.iter()
-                .map(|&s| {
-                    let pcm = (f64::from(s) * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
-                    f32::from(mulaw_decode(mulaw_encode(pcm))) / 32768.0
-                })
+                .map(|&s| degrade::mulaw_round_trip(f64::from(s)))
                 .collect())
         } else {
             Ok(x.to_vec())
@@ -550,15 +486,11 @@ pub fn render(script: &Script, options: &RenderOptions) -> Result<SimulatedCall,
             if own <= 0.0 {
                 continue;
             }
-            let sigma = (own / 10f64.powf(snr_db / 10.0)).sqrt();
-            let Ok(normal) = Normal::new(0.0, sigma) else {
-                continue;
-            };
-            let mut rng =
-                StdRng::seed_from_u64(options.seed.wrapping_mul(2).wrapping_add(i as u64));
-            for s in &mut channels[i] {
-                *s += normal.sample(&mut rng) as f32;
-            }
+            degrade::add_noise_power(
+                &mut channels[i],
+                own / 10f64.powf(snr_db / 10.0),
+                options.seed.wrapping_mul(2).wrapping_add(i as u64),
+            );
         }
     }
 

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::conversation::OverlapClass;
 use crate::error::Error;
 use crate::role::Role;
 
@@ -75,28 +76,6 @@ pub struct Turn {
     pub start: f64,
     /// Latest end of its utterances.
     pub end: f64,
-}
-
-/// How an overlap is classified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OverlapClass {
-    /// The newcomer's utterance is shorter than the backchannel limit.
-    Backchannel,
-    /// The holder was finishing: their utterance ends soon after the newcomer's onset.
-    TurnEnd,
-    /// Anything else: the newcomer talked over the holder.
-    Interruption,
-}
-
-impl OverlapClass {
-    /// The name used in the JSONL truth: `backchannel`, `turn_end`, `interruption`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OverlapClass::Backchannel => "backchannel",
-            OverlapClass::TurnEnd => "turn_end",
-            OverlapClass::Interruption => "interruption",
-        }
-    }
 }
 
 /// A maximal interval in which both parties are inside an utterance extent.
@@ -406,7 +385,7 @@ impl Truth {
         }
         for o in &self.overlaps {
             let mut e = event("overlap", o.start, o.end);
-            e.class = Some(o.class.as_str());
+            e.class = Some(o.class.name());
             e.by = Some(o.newcomer);
             events.push((o.start, 2, e));
         }

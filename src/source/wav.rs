@@ -344,6 +344,28 @@ pub struct WavSource {
 }
 
 impl WavSource {
+    /// Reads channel `channel` of a WAV file whole, at most `max_frames` samples of it, through
+    /// the same reader as the analysis (every format it accepts, truncated data recovered).
+    /// A convenience for offline tools (the call simulator): it allocates the whole signal.
+    ///
+    /// # Errors
+    /// As [`WavSource::single`], and any read error.
+    pub fn read_channel(
+        path: &Path,
+        channel: u16,
+        max_frames: usize,
+    ) -> Result<(u32, Vec<f32>), Error> {
+        let mut source = Self::single(path, channel, Role::Caller)?;
+        let rate = source.info().parties[0].sample_rate;
+        let mut block = Block::default();
+        let mut samples = Vec::new();
+        while samples.len() < max_frames && source.read(&mut block)? {
+            samples.extend_from_slice(&block.parties[0].samples);
+        }
+        samples.truncate(max_frames);
+        Ok((rate, samples))
+    }
+
     /// A multi-channel file with one channel per party (0-based indices).
     ///
     /// # Errors

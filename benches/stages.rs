@@ -198,5 +198,34 @@ fn conversation(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, stages, conversation);
+/// The agitation and composure stage alone, on the demo call's aligned frames (both parties'
+/// prosody, the caller's score, the alarms).
+fn agitation(c: &mut Criterion) {
+    use callpulse::agitation::{Agitation, AgitationConfig, AgitationModel};
+    use callpulse::pipeline::analyze_frames;
+    use callpulse::source::memory::MemorySource;
+    let (rate, agent, caller) = demo();
+    let source = MemorySource::new(vec![
+        (Role::Agent, rate, agent),
+        (Role::Caller, rate, caller),
+    ]);
+    let (frames, _) = analyze_frames(AnalysisConfig::default(), Box::new(source)).expect("frames");
+    let model = AgitationModel::builtin().expect("model");
+    let mut stage = Agitation::new(&AgitationConfig::default(), model, 0.01).expect("stage");
+    let mut k = 0;
+    let mut index = 0u64;
+    c.bench_function("agitation per frame", |b| {
+        b.iter(|| {
+            k = (k + 1) % frames.len();
+            let mut f = frames[k];
+            f.index = index;
+            index += 1;
+            stage.process(black_box(&mut f), &mut |a| {
+                black_box(&a);
+            })
+        })
+    });
+}
+
+criterion_group!(benches, stages, conversation, agitation);
 criterion_main!(benches);

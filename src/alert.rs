@@ -19,6 +19,12 @@ pub enum AlertKind {
     AgentMonologue,
     /// Nobody has spoken for a long time while the call is active.
     DeadAir,
+    /// The caller's agitation has risen above their own baseline and stayed up.
+    CallerAgitationRising,
+    /// The agent has become louder (or louder and higher) than their own baseline.
+    AgentLoudnessRising,
+    /// The agent speaks well faster than their own baseline or a set limit.
+    AgentPaceFast,
 }
 
 impl AlertKind {
@@ -28,6 +34,9 @@ impl AlertKind {
             AlertKind::AgentInterrupting => "agent_interrupting",
             AlertKind::AgentMonologue => "agent_monologue",
             AlertKind::DeadAir => "dead_air",
+            AlertKind::CallerAgitationRising => "caller_agitation_rising",
+            AlertKind::AgentLoudnessRising => "agent_loudness_rising",
+            AlertKind::AgentPaceFast => "agent_pace_fast",
         }
     }
 }

@@ -7,6 +7,8 @@
 //! party's voice activity ([`Vad`]) and emits a [`FrameRecord`]: both parties' frames stay
 //! aligned without locks.
 
+use crate::agitation::{Agitation, AgitationModel};
+use crate::alert::Alert;
 use crate::config::{AnalysisConfig, FrameGeometry};
 use crate::conversation::{Conversation, Output};
 use crate::crosstalk::Crosstalk;
@@ -28,6 +30,7 @@ pub struct CallAnalyzer {
     /// Present for two-party calls.
     crosstalk: Option<Crosstalk>,
     conversation: Conversation,
+    agitation: Agitation,
     geometry: FrameGeometry,
     next_index: u64,
 }
@@ -66,11 +69,17 @@ impl CallAnalyzer {
             None
         };
         let conversation = Conversation::new(config.conversation(), f64::from(hop_s))?;
+        let model = match config.agitation_model() {
+            Some(m) => *m,
+            None => AgitationModel::builtin()?,
+        };
+        let agitation = Agitation::new(config.agitation(), model, f64::from(hop_s))?;
         Ok(Self {
             parties,
             vads,
             crosstalk,
             conversation,
+            agitation,
             geometry,
             next_index: 0,
         })
@@ -84,6 +93,11 @@ impl CallAnalyzer {
     /// The party chains.
     pub fn parties(&self) -> &[PartyAnalyzer] {
         &self.parties
+    }
+
+    /// The agitation and composure stage.
+    pub fn agitation(&self) -> &Agitation {
+        &self.agitation
     }
 
     /// The conversation stage (floor, figures).
@@ -145,9 +159,20 @@ impl CallAnalyzer {
                 rec.parties[party.role().index()] = *f;
             }
             self.next_index += 1;
+            let mut alerts: [Option<Alert>; 3] = [None; 3];
+            let mut raised = 0;
+            self.agitation.process(&mut rec, &mut |a| {
+                if let Some(slot) = alerts.get_mut(raised) {
+                    *slot = Some(a);
+                    raised += 1;
+                }
+            });
             emit(Record::Frame(rec));
             self.conversation
                 .process(&rec, &mut |o| emit(output_record(o)));
+            for a in alerts.into_iter().flatten() {
+                emit(Record::Alert(a));
+            }
         }
     }
 
@@ -196,6 +221,7 @@ impl CallAnalyzer {
             analysis_rate: self.geometry.rate,
             talk_ratio_agent: None,
             conversation: self.conversation.stats().summary(0.0),
+            agitation: self.agitation.summary(),
             agent: None,
             caller: None,
             input: InputSummary {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::agitation::{AgitationConfig, AgitationModel};
 use crate::conversation::ConversationConfig;
 use crate::crosstalk::CrosstalkConfig;
 use crate::error::ConfigError;
@@ -38,6 +39,8 @@ pub struct RawConfig {
     pub crosstalk: CrosstalkConfig,
     /// Conversation-dynamics thresholds.
     pub conversation: ConversationConfig,
+    /// Agitation and composure settings.
+    pub agitation: AgitationConfig,
 }
 
 /// A validated analysis configuration.
@@ -50,6 +53,9 @@ pub struct AnalysisConfig {
     vad: VadConfig,
     crosstalk: CrosstalkConfig,
     conversation: ConversationConfig,
+    agitation: AgitationConfig,
+    /// `None`: the built-in model (`models/agitation.json`).
+    agitation_model: Option<AgitationModel>,
 }
 
 impl Default for AnalysisConfig {
@@ -62,6 +68,8 @@ impl Default for AnalysisConfig {
             vad: VadConfig::default(),
             crosstalk: CrosstalkConfig::default(),
             conversation: ConversationConfig::default(),
+            agitation: AgitationConfig::default(),
+            agitation_model: None,
         }
     }
 }
@@ -87,6 +95,8 @@ impl TryFrom<RawConfig> for AnalysisConfig {
             vad: raw.vad,
             crosstalk: raw.crosstalk,
             conversation: raw.conversation,
+            agitation: raw.agitation,
+            agitation_model: None,
         };
         config.validate()?;
         Ok(config)
@@ -176,6 +186,32 @@ impl AnalysisConfig {
         Ok(self)
     }
 
+    /// Replaces the agitation and composure settings.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the agitation field that is out of range.
+    pub fn with_agitation(mut self, agitation: AgitationConfig) -> Result<Self, ConfigError> {
+        self.agitation = agitation;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Uses `model` instead of the built-in agitation model.
+    pub fn with_agitation_model(mut self, model: AgitationModel) -> Self {
+        self.agitation_model = Some(model);
+        self
+    }
+
+    /// Agitation and composure settings.
+    pub fn agitation(&self) -> &AgitationConfig {
+        &self.agitation
+    }
+
+    /// The agitation model set with [`AnalysisConfig::with_agitation_model`], if any.
+    pub fn agitation_model(&self) -> Option<&AgitationModel> {
+        self.agitation_model.as_ref()
+    }
+
     /// Conversation-dynamics thresholds.
     pub fn conversation(&self) -> &ConversationConfig {
         &self.conversation
@@ -252,6 +288,7 @@ impl AnalysisConfig {
         self.vad.validate()?;
         self.crosstalk.validate()?;
         self.conversation.validate()?;
+        self.agitation.validate()?;
         let nyquist = 4_000.0;
         if self.pitch.max_hz >= nyquist {
             return Err(ConfigError::new(

@@ -65,6 +65,16 @@ pub enum Error {
         /// What is wrong, naming the file or the other line concerned.
         message: String,
     },
+    /// An agitation model file (see `agitation::AgitationModel`) cannot be used: unreadable,
+    /// not JSON, another format or version, a missing or misordered feature, a number that is
+    /// not finite or out of range.
+    #[error("agitation model {origin}: {message}")]
+    Model {
+        /// Where the model came from: its path, or `built-in`.
+        origin: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Writing results to a sink failed (disk full, closed pipe, ...).
     #[error("writing results failed: {0}")]
     Sink(#[source] io::Error),
@@ -91,6 +101,7 @@ impl Error {
                 | Error::NoSuchChannel { .. }
                 | Error::Config(_)
                 | Error::Script { .. }
+                | Error::Model { .. }
         )
     }
 }

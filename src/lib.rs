@@ -1,21 +1,25 @@
 //! # callpulse
 //!
 //! Real-time voice call analytics: per-frame pitch, loudness and voice activity for both
-//! parties of a contact-centre call, as a stream of JSON Lines records.
+//! parties of a contact-centre call, the conversation's turn-taking, the caller's agitation and
+//! the agent's composure, as a stream of JSON Lines records with coaching alerts.
 //!
 //! ## Data flow
 //!
 //! ```text
-//! Source ──► PartyAnalyzer (per party) ───────────────────────────► CallAnalyzer ──► sinks
-//! WAV file    resample → DC block → framer → features               aligns frames    JSONL
-//!             (rubato)               10 ms    spectrum, pitch,                        memory
-//!                                    hop      loudness, VAD
+//! Source ──► PartyAnalyzer (per party) ──────────► CallAnalyzer ─────────────────────────► sinks
+//! WAV file    resample → DC block → framer →        aligns frames, crosstalk, VAD,         JSONL
+//!             features (spectrum, pitch, loudness)  conversation, agitation, alerts        memory
 //! ```
 //!
 //! * [`source`]: where audio comes from ([`source::Source`]; [`source::wav::WavSource`]).
 //! * [`resample`], [`frames`], [`features`]: one party's chain, every stage built once and then
 //!   run without allocating.
-//! * [`party`], [`call`]: the chains of a call and the alignment of both parties' frames.
+//! * [`party`], [`call`]: the chains of a call and the alignment of both parties' frames;
+//!   [`crosstalk`] and [`features::vad`] decide who speaks.
+//! * [`conversation`]: turns, overlaps, interruptions vs backchannels, dead air, monologues.
+//! * [`prosody`], [`agitation`]: each party's sliding-window prosody against their own
+//!   baseline, the caller's agitation score (model in `models/`), composure alerts.
 //! * [`pipeline`]: the analysis thread and the sink threads, joined by bounded channels.
 //! * [`sink`], [`record`], [`summary`]: the output contract.
 //!
@@ -47,6 +51,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod agitation;
 pub mod alert;
 pub mod call;
 pub mod config;
@@ -59,6 +64,7 @@ pub mod filter;
 pub mod frames;
 pub mod party;
 pub mod pipeline;
+pub mod prosody;
 pub mod record;
 pub mod resample;
 pub mod role;

@@ -172,6 +172,10 @@ struct Tuning {
     /// Highest pitch searched, in Hz [default: 500].
     #[arg(long, value_name = "HZ")]
     pitch_max: Option<f32>,
+    /// Caller agitation model (JSON, format in models/MODEL.md) [default: the built-in
+    /// models/agitation.json]. Checked at start: a broken file is an error naming the problem.
+    #[arg(long, value_name = "FILE")]
+    agitation_model: Option<PathBuf>,
 }
 
 impl Tuning {
@@ -199,6 +203,9 @@ impl Tuning {
                 pitch.max_hz = v;
             }
             config = config.with_pitch(pitch)?;
+        }
+        if let Some(path) = &self.agitation_model {
+            config = config.with_agitation_model(callpulse::agitation::AgitationModel::load(path)?);
         }
         Ok(config)
     }
@@ -438,6 +445,38 @@ fn callpulse_demo_print(report: &RunReport, records: &[callpulse::record::Record
             r * 100.0,
             (1.0 - r) * 100.0
         );
+    }
+    let a = &s.agitation;
+    if let Some(peak) = a.peak {
+        println!(
+            "Caller agitation: peak {:.2} at {:.0} s, last minute {:.2}.",
+            peak,
+            a.peak_t.unwrap_or(0.0),
+            a.last_minute.unwrap_or(0.0)
+        );
+    } else {
+        println!("Caller agitation: no baseline yet (the caller spoke too little).");
+    }
+    let alerts: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Alert(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    if alerts.is_empty() {
+        println!("Alerts: none.");
+    } else {
+        println!("Alerts:");
+        for a in alerts {
+            println!(
+                "  {:>6.1} s  {:<24} {:<8} {}",
+                a.t,
+                a.kind.name(),
+                format!("{:?}", a.severity).to_lowercase(),
+                a.message
+            );
+        }
     }
     // A compact timeline: who is speaking, one character per second.
     let mut line = [String::new(), String::new()];

@@ -78,7 +78,8 @@ impl PartyOut {
             lufs_m: round(f64::from(p.lufs_m), 2),
             voicing: round(f64::from(p.voicing), 3),
             gap: p.gap,
-            agitation: (role == Role::Caller).then_some(None),
+            agitation: (role == Role::Caller)
+                .then_some(p.agitation.map(|a| round(f64::from(a), 3))),
         }
     }
 }

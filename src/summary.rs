@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::agitation::AgitationSummary;
 use crate::conversation::ConversationSummary;
 use crate::stats::PartySummary;
 
@@ -26,6 +27,9 @@ pub struct Summary {
     /// air, response gaps and alert counts.
     #[serde(flatten)]
     pub conversation: ConversationSummary,
+    /// Caller agitation (peak, when, the last minute, de-escalation) and the counts of the
+    /// agitation and composure alerts.
+    pub agitation: AgitationSummary,
     /// The agent's figures (`null` when the input has no agent channel).
     pub agent: Option<PartySummary>,
     /// The caller's figures (`null` when the input has no caller channel).

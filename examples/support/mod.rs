@@ -187,3 +187,69 @@ pub fn count(est: &[bool], reference: &[bool], scored: Option<&[bool]>) -> Count
     }
     c
 }
+
+/// One utterance of `emotion/labels.csv`.
+pub struct EmotionFile {
+    /// Path relative to `emotion/`.
+    pub file: String,
+    /// Speaker id.
+    pub speaker: String,
+    /// Angry (`true`) or neutral.
+    pub angry: bool,
+}
+
+/// The rows of `emotion/labels.csv`.
+pub fn emotion_files(data: &Path) -> Vec<EmotionFile> {
+    let labels =
+        std::fs::read_to_string(data.join("emotion/labels.csv")).expect("emotion/labels.csv");
+    labels
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            (f.len() >= 6).then(|| EmotionFile {
+                file: f[0].to_string(),
+                speaker: f[2].to_string(),
+                angry: f[5] == "angry",
+            })
+        })
+        .collect()
+}
+
+/// Every emotion utterance measured through the product's path, clean and after
+/// `degrade::telephone`, as training samples (utterances with too little speech are left out,
+/// with a message).
+pub fn emotion_samples(args: &EvalArgs) -> Vec<callpulse::agitation::train::Sample> {
+    use callpulse::agitation::train::{Sample, utterance_features};
+    let dir = args.data.join("emotion");
+    let mut samples = Vec::new();
+    for e in emotion_files(&args.data) {
+        let (rate, x) = read_mono(&dir.join(&e.file));
+        let tel = callpulse::degrade::telephone(&x, rate).expect("telephone");
+        for (condition, rate, x) in [("clean", rate, x), ("telephone", 8_000, tel)] {
+            let frames = frames(&args.config, rate, x);
+            match utterance_features(&frames, Role::Caller, args.config.agitation(), 0.01) {
+                Some(features) => samples.push(Sample {
+                    speaker: e.speaker.clone(),
+                    condition,
+                    angry: e.angry,
+                    features,
+                }),
+                None => println!("{} ({condition}): too little speech, left out", e.file),
+            }
+        }
+    }
+    samples
+}
+
+/// The training set of the shipped model: the EmoDB speakers only. EmoDB is CC0, so the model
+/// carries no licence condition; RAVDESS (CC BY-NC-SA 4.0) is used for evaluation only.
+pub fn shipped_training_set(
+    samples: &[callpulse::agitation::train::Sample],
+) -> Vec<callpulse::agitation::train::Sample> {
+    samples
+        .iter()
+        .filter(|s| s.speaker.starts_with("emodb"))
+        .cloned()
+        .collect()
+}

@@ -149,6 +149,8 @@ impl ConversationStats {
             AlertKind::AgentInterrupting => self.alerts.agent_interrupting += 1,
             AlertKind::AgentMonologue => self.alerts.agent_monologue += 1,
             AlertKind::DeadAir => self.alerts.dead_air += 1,
+            // Raised and counted by the agitation stage.
+            _ => {}
         }
     }
 

@@ -41,6 +41,9 @@ pub struct PartyFeatures {
     pub lufs_m: f32,
     /// The frame lies in a gap of the input.
     pub gap: bool,
+    /// The caller's agitation score in [0, 1] (set by [`crate::agitation`] on the caller's
+    /// frames once a baseline exists; `None` otherwise).
+    pub agitation: Option<f32>,
     /// Mean-square power of the analysis window per band of [`vad::BAND_EDGES_HZ`] (NaN for a
     /// band above Nyquist), before any crosstalk compensation.
     #[serde(skip)]
@@ -94,6 +97,7 @@ impl FeatureExtractor {
             loudness_db,
             lufs_m,
             gap: frame.gap,
+            agitation: None,
             band_power,
         }
     }

@@ -173,6 +173,7 @@ pub fn talk(
         loudness_db: -30.0,
         lufs_m: -30.0,
         gap,
+        agitation: None,
         band_power: [0.0; 5],
     };
     callpulse::record::FrameRecord {

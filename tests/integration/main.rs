@@ -4,6 +4,7 @@
 #[global_allocator]
 static ALLOCATOR: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
+mod agitation;
 mod bad_input;
 mod cli;
 mod common;

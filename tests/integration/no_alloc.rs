@@ -147,3 +147,85 @@ fn conversation_stage_does_not_allocate_per_frame() {
         assert!(kinds.contains(k), "no {k} in {kinds:?}");
     }
 }
+
+#[test]
+fn agitation_stage_does_not_allocate_per_frame() {
+    use callpulse::agitation::{Agitation, AgitationConfig, AgitationModel};
+    use callpulse::alert::{Alert, AlertKind};
+
+    let model = AgitationModel::builtin().unwrap();
+    let mut stage = Agitation::new(&AgitationConfig::default(), model, 0.01).unwrap();
+    // An hour of alternating 3 s turns; the caller's pitch, level and tilt rise in the second
+    // half hour, and the agent gets louder in the last quarter, so that baselines form, scores
+    // move and every alert kind's path runs.
+    let mut frames: Vec<FrameRecord> = (0..360_000u64)
+        .map(|i| {
+            let k = i % 600;
+            let caller_turn = k < 300;
+            let mut f = talk(
+                i,
+                (!caller_turn).then_some(k % 40 < 30),
+                caller_turn.then_some(k % 40 < 30),
+                i % 100_000 == 99_999,
+            );
+            let angry = i > 180_000 && (i / 30_000) % 2 == 1;
+            for (role, p) in f.parties.iter_mut().enumerate() {
+                let p = p.as_mut().unwrap();
+                let syllable = ((k % 15) as f32 / 15.0 * std::f32::consts::TAU).sin();
+                let lift = if role == 1 && angry {
+                    6.0
+                } else if role == 0 && i > 270_000 {
+                    10.0
+                } else {
+                    0.0
+                };
+                p.f0_hz = p
+                    .active
+                    .then_some(120.0 * 2f32.powf((lift + syllable) / 12.0));
+                p.loudness_db = if p.active {
+                    -30.0 + lift + 3.0 * syllable
+                } else {
+                    -70.0
+                };
+                let e = 10f32.powf(p.loudness_db / 10.0);
+                p.band_power = [
+                    e * 0.1,
+                    e,
+                    e * 0.5,
+                    e * 0.05 * 10f32.powf(lift / 10.0),
+                    f32::NAN,
+                ];
+            }
+            f
+        })
+        .collect();
+    let mut alerts: Vec<Alert> = Vec::with_capacity(10_000);
+    assert_no_alloc(|| {
+        for f in &mut frames {
+            stage.process(f, &mut |a| alerts.push(a));
+        }
+    });
+    let scored = frames
+        .iter()
+        .filter(|f| f.party(Role::Caller).unwrap().agitation.is_some())
+        .count();
+    assert!(scored > 300_000, "{scored}");
+    let kinds: std::collections::HashSet<AlertKind> = alerts.iter().map(|a| a.kind).collect();
+    assert!(
+        kinds.contains(&AlertKind::CallerAgitationRising),
+        "{alerts:?}"
+    );
+    assert!(
+        kinds.contains(&AlertKind::AgentLoudnessRising),
+        "{alerts:?}"
+    );
+    // Rate limits hold: never two alerts of one kind within a minute.
+    for k in &kinds {
+        let t: Vec<f64> = alerts
+            .iter()
+            .filter(|a| a.kind == *k)
+            .map(|a| a.t)
+            .collect();
+        assert!(t.windows(2).all(|w| w[1] - w[0] >= 15.0), "{k:?}: {t:?}");
+    }
+}

@@ -1,0 +1,272 @@
+//! Prosody of one party: how they sound over their last seconds of speech, relative to how
+//! they sounded when the call began.
+//!
+//! Every frame of a party passes through [`PartyProsody::process`]:
+//! 1. [`syllables`] finds syllable nuclei in the speech-band envelope (speaking rate);
+//! 2. [`window`] keeps the last few seconds of that party's speech and its statistics;
+//! 3. [`baseline`] forms the speaker's own baseline from their first ~20 s of speech;
+//! 4. [`PartyProsody::relative`] gives the window's features minus the baseline, the input of
+//!    the agitation model and of the composure rules ([`crate::agitation`]).
+//!
+//! The features and their sources (eGeMAPS: F. Eyben et al., "The Geneva Minimalistic Acoustic
+//! Parameter Set (GeMAPS) for Voice Research and Affective Computing", IEEE Trans. Affective
+//! Computing 7(2), 2016), each oriented so that arousal raises it:
+//!
+//! | name | what | source |
+//! |---|---|---|
+//! | `pitch_st` | mean F0 of voiced frames, semitones (re 100 Hz, then re baseline) | eGeMAPS `F0semitoneFrom27.5Hz` mean |
+//! | `pitch_sd_st` | standard deviation of that F0 in semitones: pitch range/variability | eGeMAPS F0 `stddevNorm`, pitch range |
+//! | `level_db` | mean frame RMS level in dB | eGeMAPS loudness mean |
+//! | `level_sd_db` | standard deviation of the frame level in dB: dynamics | eGeMAPS loudness `stddevNorm` |
+//! | `rate_syl_s` | syllable nuclei per second of speech | eGeMAPS `loudnessPeaksPerSec`; de Jong & Wempe 2009 |
+//! | `tilt_db` | energy 1500–3400 Hz over 300–1500 Hz in dB, voiced frames | eGeMAPS alpha ratio (50–1000 vs 1000–5000 Hz), moved into the telephone band |
+//! | `voiced_fraction` | share of speech frames that are voiced | eGeMAPS voiced-segment statistics (`VoicedSegmentsPerSec`, mean length) |
+//!
+//! The alpha ratio is taken within 300–3400 Hz so that a telephone channel measures the same
+//! thing as a wideband one; the Hammarberg index (peak 0–2 kHz vs 2–5 kHz) needs energy above
+//! the telephone band and is left out.
+//!
+//! **Blips.** Syllables count only in talk spurts of at least [`MIN_SPURT_FRAMES`] (80 ms):
+//! what passes the VAD for a frame or two is mostly leakage or noise, and a syllable peak in a
+//! two-frame "spurt" would make the speaking rate jump (measured: calm agents on telephone calls
+//! with −25 dB far-end leakage read 50 % faster without this rule).
+//!
+//! **Music and tones.** Hold music is periodic and loud and can pass a VAD. Speech pauses; music
+//! does not: frames of a speech run longer than `music_run_s` without a pause are kept out of the
+//! window and the baseline (the first `music_run_s` of such a run still count).
+//!
+//! Everything is allocated in [`PartyProsody::new`]; processing a frame does not allocate.
+
+pub mod baseline;
+pub mod syllables;
+pub mod window;
+
+use crate::features::PartyFeatures;
+use baseline::{Baseline, BaselineSettings};
+use syllables::SyllableDetector;
+use window::{ProsodyWindow, SpeechFrame, WindowStats};
+
+/// Active frames a talk spurt needs before its syllables count (80 ms at a 10 ms hop).
+pub const MIN_SPURT_FRAMES: usize = 8;
+
+/// Number of prosodic features.
+pub const FEATURES: usize = 7;
+
+/// The features' names, in the order of every feature vector (and of the model file).
+pub const FEATURE_NAMES: [&str; FEATURES] = [
+    "pitch_st",
+    "pitch_sd_st",
+    "level_db",
+    "level_sd_db",
+    "rate_syl_s",
+    "tilt_db",
+    "voiced_fraction",
+];
+
+/// A feature vector in the order of [`FEATURE_NAMES`]; `None` where the speech gives no value
+/// (no voiced frames: no pitch, no tilt).
+pub type Features = [Option<f32>; FEATURES];
+
+/// F0 in semitones relative to 100 Hz.
+pub fn semitones(f0_hz: f32) -> f32 {
+    12.0 * (f0_hz / 100.0).log2()
+}
+
+/// Spectral tilt of a frame from its band powers ([`crate::features::vad::BAND_EDGES_HZ`]):
+/// energy in 1500–3400 Hz over 300–1500 Hz, in dB; `None` for a silent frame.
+pub fn tilt_db(band_power: &[f32; crate::features::vad::BANDS]) -> Option<f32> {
+    let low = band_power[1] + band_power[2];
+    let high = band_power[3];
+    (low > 1e-12 && high > 0.0 && high.is_finite() && low.is_finite())
+        .then(|| 10.0 * (high / low).log10())
+}
+
+/// Energy of a frame in the telephone speech band (300–3400 Hz), in dB.
+pub fn speech_band_db(band_power: &[f32; crate::features::vad::BANDS]) -> f32 {
+    let e = band_power[1] + band_power[2] + band_power[3];
+    if e.is_finite() && e > 0.0 {
+        10.0 * e.log10()
+    } else {
+        -120.0
+    }
+}
+
+/// The features of a window's statistics.
+pub fn features(s: &WindowStats) -> Features {
+    [
+        s.pitch_st,
+        s.pitch_sd_st,
+        Some(s.level_db),
+        Some(s.level_sd_db),
+        Some(s.rate_syl_s),
+        s.tilt_db,
+        Some(s.voiced_fraction),
+    ]
+}
+
+/// Settings of a party's prosody tracking, in frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProsodySettings {
+    /// Speech frames in the sliding window.
+    pub window_frames: usize,
+    /// Speech frames the window needs before its features count.
+    pub min_window_frames: usize,
+    /// Voiced frames the window needs for pitch and tilt.
+    pub min_voiced_frames: u32,
+    /// Dip on both sides of a syllable nucleus, dB.
+    pub syllable_prominence_db: f32,
+    /// Least distance between syllable nuclei, frames.
+    pub syllable_gap_frames: u32,
+    /// Continuous speech beyond this many frames is treated as music or tones.
+    pub music_run_frames: u32,
+    /// Baseline formation and adaptation.
+    pub baseline: BaselineSettings,
+    /// Frame hop in seconds.
+    pub hop_s: f32,
+}
+
+/// Prosody tracking of one party.
+#[derive(Debug, Clone)]
+pub struct PartyProsody {
+    settings: ProsodySettings,
+    syllables: SyllableDetector,
+    window: ProsodyWindow,
+    baseline: Baseline,
+    pending_syllables: u32,
+    /// Active frames in the current talk spurt so far.
+    spurt_len: usize,
+    since_snapshot: usize,
+    run: u32,
+    frames_since_music: u32,
+}
+
+impl PartyProsody {
+    /// Builds the tracker (allocates the window).
+    pub fn new(settings: ProsodySettings) -> Self {
+        Self {
+            syllables: SyllableDetector::new(
+                settings.syllable_prominence_db,
+                settings.syllable_gap_frames,
+            ),
+            window: ProsodyWindow::new(
+                settings.window_frames,
+                settings.hop_s,
+                settings.min_voiced_frames,
+            ),
+            baseline: Baseline::new(settings.baseline),
+            pending_syllables: 0,
+            spurt_len: 0,
+            since_snapshot: 0,
+            run: 0,
+            frames_since_music: u32::MAX,
+            settings,
+        }
+    }
+
+    /// Feeds one frame of this party. `adapt` allows the baseline to adapt at a snapshot due in
+    /// this frame (pass `false` while the party is judged agitated). Returns `true` when the
+    /// frame was speech and entered the window.
+    pub fn process(&mut self, f: &PartyFeatures, adapt: bool) -> bool {
+        if f.gap {
+            self.syllables.reset();
+            self.pending_syllables = 0;
+            self.run = 0;
+            self.spurt_len = 0;
+            return false;
+        }
+        let voiced_speech = f.active && f.f0_hz.is_some();
+        if self
+            .syllables
+            .process(speech_band_db(&f.band_power), voiced_speech)
+        {
+            self.pending_syllables += 1;
+        }
+        if !f.speech {
+            self.run = 0;
+        } else {
+            self.run = self.run.saturating_add(1);
+        }
+        if self.run > self.settings.music_run_frames {
+            self.frames_since_music = 0;
+            self.pending_syllables = 0;
+            self.spurt_len = 0;
+            return false;
+        }
+        self.frames_since_music = self.frames_since_music.saturating_add(1);
+        if !f.active {
+            // The syllables of a spurt shorter than MIN_SPURT_FRAMES are dropped: blips of
+            // leakage or noise that pass the VAD for a frame or two would otherwise carry a
+            // syllable peak each and make the speaking rate jump.
+            self.spurt_len = 0;
+            self.pending_syllables = 0;
+            return false;
+        }
+        self.spurt_len = self.spurt_len.saturating_add(1);
+        let syllable = self.spurt_len >= MIN_SPURT_FRAMES && self.pending_syllables > 0;
+        if syllable {
+            self.pending_syllables -= 1;
+        }
+        let pitch_st = f
+            .f0_hz
+            .filter(|f0| f0.is_finite() && *f0 > 0.0)
+            .map(semitones);
+        let frame = SpeechFrame {
+            pitch_st,
+            level_db: if f.loudness_db.is_finite() {
+                f.loudness_db.max(-120.0)
+            } else {
+                -120.0
+            },
+            tilt_db: pitch_st.and(tilt_db(&f.band_power)),
+            syllable,
+        };
+        self.push(frame, adapt);
+        true
+    }
+
+    fn push(&mut self, frame: SpeechFrame, adapt: bool) {
+        self.window.push(frame);
+        self.since_snapshot += 1;
+        let snapshot = (self.settings.baseline.snapshot_s / self.settings.hop_s).round() as usize;
+        // Snapshots of a full window only: a half-filled window is noisier, and a low quantile of
+        // noisy values would sit too low.
+        if self.since_snapshot >= snapshot.max(1)
+            && self.window.len() >= self.settings.window_frames
+        {
+            self.since_snapshot = 0;
+            let fv = features(&self.window.stats());
+            self.baseline.observe(&fv, adapt);
+        }
+    }
+
+    /// The window's statistics.
+    pub fn stats(&self) -> WindowStats {
+        self.window.stats()
+    }
+
+    /// The window's features, once it holds enough speech.
+    pub fn features(&self) -> Option<Features> {
+        (self.window.len() >= self.settings.min_window_frames)
+            .then(|| features(&self.window.stats()))
+    }
+
+    /// The window's features relative to the baseline, once both exist.
+    pub fn relative(&self) -> Option<[f32; FEATURES]> {
+        if !self.baseline.ready() {
+            return None;
+        }
+        self.features().map(|f| self.baseline.relative(&f))
+    }
+
+    /// The speaker's baseline.
+    pub fn baseline(&self) -> &Baseline {
+        &self.baseline
+    }
+
+    /// Seconds since music-like continuous sound was last heard on this channel (`None` if
+    /// never).
+    pub fn since_music_s(&self) -> Option<f32> {
+        (self.frames_since_music != u32::MAX)
+            .then_some(self.frames_since_music as f32 * self.settings.hop_s)
+    }
+}

@@ -61,7 +61,11 @@ impl CallAnalyzer {
             .map(|_| Vad::new(config.vad(), hop_s))
             .collect::<Result<Vec<_>, _>>()?;
         let crosstalk = if parties.len() == 2 {
-            Some(Crosstalk::new(config.crosstalk(), hop_s)?)
+            Some(Crosstalk::new(
+                config.crosstalk(),
+                geometry.hop,
+                geometry.rate,
+            )?)
         } else {
             None
         };
@@ -163,7 +167,8 @@ impl CallAnalyzer {
             match frames {
                 [Some(a), Some(b)] if !a.gap && !b.gap => {
                     let floors = [self.vads[0].band_floor(), self.vads[1].band_floor()];
-                    crosstalk.process(&mut bands, floors);
+                    let hops = [self.parties[0].last_hop(), self.parties[1].last_hop()];
+                    crosstalk.process(&mut bands, floors, Some(hops));
                 }
                 _ => crosstalk.reset_history(),
             }

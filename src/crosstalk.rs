@@ -42,6 +42,10 @@
 //! Cost: per frame, two directions × bands × delays comparisons and ten logarithms; no
 //! allocation (every array is fixed-size).
 
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::Deserialize;
 
 use crate::config::in_range;
@@ -60,6 +64,14 @@ const DRIFT_DB: f32 = 0.01;
 const NEAR_DB: f32 = 6.0;
 /// Range the coupling gains are kept in, in dB.
 const GAIN_RANGE_DB: (f32, f32) = (-90.0, 0.0);
+/// The delay search of the waveform test runs every this many frames.
+const SEARCH_EVERY: u32 = 5;
+/// Weight of one search in the smoothed squared correlation per delay.
+const SEARCH_WEIGHT: f32 = 0.1;
+/// Samples either side of the learnt delay the per-frame correlation looks at.
+const DELAY_SLACK: usize = 2;
+/// Mean-square power below which a window is silence to the waveform test (−80 dBFS).
+const SILENT_POWER: f64 = 1e-8;
 
 /// Crosstalk compensation settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -78,6 +90,16 @@ pub struct CrosstalkConfig {
     /// How far above its noise floor, in dB, the source's band must be for the coupling to be
     /// measured on a frame (default 15).
     pub active_snr_db: f32,
+    /// Compare the two channels' waveforms as well (default true): a leak is a delayed copy of
+    /// the other channel and correlates with it, the channel's own voice does not.
+    pub coherence: bool,
+    /// Length in ms of the waveform comparison window (default 40).
+    pub coherence_window_ms: f32,
+    /// Smoothed squared correlation at the best delay from which a leakage path counts as
+    /// found and the waveform test replaces the level comparison (default 0.3).
+    pub min_path_coherence: f32,
+    /// Over-subtraction of the correlated part, in dB (default 1).
+    pub coherence_margin_db: f32,
 }
 
 impl Default for CrosstalkConfig {
@@ -88,6 +110,10 @@ impl Default for CrosstalkConfig {
             margin_db: 3.0,
             initial_gain_db: 0.0,
             active_snr_db: 15.0,
+            coherence: true,
+            coherence_window_ms: 40.0,
+            min_path_coherence: 0.3,
+            coherence_margin_db: 1.0,
         }
     }
 }
@@ -119,6 +145,27 @@ impl CrosstalkConfig {
             0.0,
             60.0,
             " dB",
+        )?;
+        in_range(
+            "crosstalk.coherence_window_ms",
+            self.coherence_window_ms,
+            10.0,
+            200.0,
+            " ms",
+        )?;
+        in_range(
+            "crosstalk.min_path_coherence",
+            self.min_path_coherence,
+            0.0,
+            1.0,
+            "",
+        )?;
+        in_range(
+            "crosstalk.coherence_margin_db",
+            self.coherence_margin_db,
+            0.0,
+            20.0,
+            " dB",
         )
     }
 }
@@ -128,6 +175,197 @@ impl CrosstalkConfig {
 struct Path {
     /// Coupling gain in dB per delay and band.
     gain: [[f32; BANDS]; MAX_LAGS],
+}
+
+/// The waveform test: the delay of each leakage path, searched by cross-correlation, and per
+/// frame the share of each channel's power that the other channel's waveform at that delay
+/// explains.
+#[derive(Clone)]
+struct Coherence {
+    /// Comparison window `W` in samples.
+    window: usize,
+    /// Longest delay `L` in samples.
+    max_lag: usize,
+    /// The last `W + L` samples of each channel, oldest first.
+    hist: [Vec<f32>; 2],
+    /// Samples in `hist` since the last gap.
+    filled: usize,
+    forward: Arc<dyn RealToComplex<f32>>,
+    inverse: Arc<dyn ComplexToReal<f32>>,
+    fft_in: Vec<f32>,
+    spec: [Vec<Complex<f32>>; 2],
+    fft_scratch: Vec<Complex<f32>>,
+    corr: Vec<f32>,
+    /// Prefix sums of the squared samples of `hist` (length `W + L + 1`).
+    prefix: [Vec<f64>; 2],
+    /// Smoothed squared correlation per delay, `score[src][d]`: `src` leaking into the other
+    /// channel `d` samples late.
+    score: [Vec<f32>; 2],
+    /// Best delay per direction and its score.
+    delay: [usize; 2],
+    confidence: [f32; 2],
+    frames: u32,
+}
+
+impl std::fmt::Debug for Coherence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coherence")
+            .field("window", &self.window)
+            .field("max_lag", &self.max_lag)
+            .field("delay", &self.delay)
+            .field("confidence", &self.confidence)
+            .finish()
+    }
+}
+
+impl Coherence {
+    fn new(window: usize, max_lag: usize) -> Self {
+        let len = window + max_lag;
+        let n = (len + max_lag).next_power_of_two();
+        let mut planner = RealFftPlanner::<f32>::new();
+        let forward = planner.plan_fft_forward(n);
+        let inverse = planner.plan_fft_inverse(n);
+        let scratch = forward.get_scratch_len().max(inverse.get_scratch_len());
+        Self {
+            window,
+            max_lag,
+            hist: [vec![0.0; len], vec![0.0; len]],
+            filled: 0,
+            fft_in: vec![0.0; n],
+            spec: [forward.make_output_vec(), forward.make_output_vec()],
+            fft_scratch: vec![Complex::default(); scratch],
+            corr: vec![0.0; n],
+            forward,
+            inverse,
+            prefix: [vec![0.0; len + 1], vec![0.0; len + 1]],
+            score: [vec![0.0; max_lag + 1], vec![0.0; max_lag + 1]],
+            delay: [0; 2],
+            confidence: [0.0; 2],
+            frames: 0,
+        }
+    }
+
+    fn reset_history(&mut self) {
+        for h in &mut self.hist {
+            h.fill(0.0);
+        }
+        self.filled = 0;
+    }
+
+    /// Appends one hop of each channel (equal lengths, at most `W + L`).
+    fn push(&mut self, hops: [&[f32]; 2]) {
+        let len = self.hist[0].len();
+        let k = hops[0].len().min(hops[1].len()).min(len);
+        for (h, x) in self.hist.iter_mut().zip(hops) {
+            h.copy_within(k.., 0);
+            h[len - k..].copy_from_slice(&x[..k]);
+        }
+        self.filled = (self.filled + k).min(len);
+        self.frames = self.frames.wrapping_add(1);
+        if self.filled == len && self.frames % SEARCH_EVERY == 0 {
+            self.search();
+        }
+    }
+
+    /// Cross-correlates the whole history of both channels (one FFT each and one inverse) and
+    /// folds the squared normalised correlation per delay into the scores of the direction
+    /// whose source is the louder channel over the comparison window.
+    fn search(&mut self) {
+        let len = self.hist[0].len();
+        let n = self.fft_in.len();
+        for c in 0..2 {
+            let p = &mut self.prefix[c];
+            p[0] = 0.0;
+            for (i, &x) in self.hist[c].iter().enumerate() {
+                p[i + 1] = p[i] + f64::from(x) * f64::from(x);
+            }
+            self.fft_in[..len].copy_from_slice(&self.hist[c]);
+            self.fft_in[len..].fill(0.0);
+            if self
+                .forward
+                .process_with_scratch(&mut self.fft_in, &mut self.spec[c], &mut self.fft_scratch)
+                .is_err()
+            {
+                return;
+            }
+        }
+        let recent = |c: usize| self.prefix[c][len] - self.prefix[c][len - self.window];
+        let (e0, e1) = (recent(0), recent(1));
+        let src = if e0 >= e1 { 0 } else { 1 };
+        if recent(src) / (self.window as f64) < SILENT_POWER {
+            return;
+        }
+        let dst = 1 - src;
+        // corr[d] = Σ_m src[m] · dst[m + d]: dst lagging src by d.
+        let [s0, s1] = &mut self.spec;
+        let (a, b) = if src == 0 { (s0, &*s1) } else { (s1, &*s0) };
+        for (x, y) in a.iter_mut().zip(b.iter()) {
+            *x = x.conj() * y;
+        }
+        // The inverse ignores the imaginary parts of the DC and Nyquist bins.
+        if self
+            .inverse
+            .process_with_scratch(a, &mut self.corr, &mut self.fft_scratch)
+            .is_err()
+        {
+            return;
+        }
+        let scale = 1.0 / n as f64;
+        let (ps, pd) = (&self.prefix[src], &self.prefix[dst]);
+        let mut best = (0usize, f32::NEG_INFINITY);
+        for d in 0..=self.max_lag {
+            let es = ps[len - d] - ps[0];
+            let ed = pd[len] - pd[d];
+            let r = f64::from(self.corr[d]) * scale;
+            let rho2 = if es > 0.0 && ed > 0.0 {
+                ((r * r) / (es * ed)).min(1.0) as f32
+            } else {
+                0.0
+            };
+            let s = &mut self.score[src][d];
+            *s += SEARCH_WEIGHT * (rho2 - *s);
+            if *s > best.1 {
+                best = (d, *s);
+            }
+        }
+        self.delay[src] = best.0;
+        self.confidence[src] = best.1;
+    }
+
+    /// Share in [0, 1] of the last window of `src`'s partner channel that `src`'s waveform at
+    /// the learnt delay (± [`DELAY_SLACK`]) explains, and that delay; `None` while no path
+    /// from `src` has reached `min_confidence`.
+    fn explained(&self, src: usize, min_confidence: f32) -> Option<(f32, usize)> {
+        if self.confidence[src] < min_confidence || self.filled < self.hist[0].len() {
+            return None;
+        }
+        let len = self.hist[0].len();
+        let (x, y) = (&self.hist[src], &self.hist[1 - src]);
+        let tail = &y[len - self.window..];
+        let ey: f32 = tail.iter().map(|v| v * v).sum();
+        if f64::from(ey) / (self.window as f64) < SILENT_POWER {
+            return Some((0.0, self.delay[src]));
+        }
+        let lo = self.delay[src].saturating_sub(DELAY_SLACK);
+        let hi = (self.delay[src] + DELAY_SLACK).min(self.max_lag);
+        let mut best = (0.0f32, self.delay[src]);
+        for d in lo..=hi {
+            let start = len - self.window - d;
+            let seg = &x[start..start + self.window];
+            let (mut dot, mut ex) = (0.0f32, 0.0f32);
+            for (a, b) in seg.iter().zip(tail) {
+                dot += a * b;
+                ex += a * a;
+            }
+            if ex > 0.0 {
+                let rho2 = (dot * dot / (ex * ey)).min(1.0);
+                if rho2 > best.0 {
+                    best = (rho2, d);
+                }
+            }
+        }
+        Some(best)
+    }
 }
 
 /// The crosstalk compensation of a two-party call.
@@ -143,6 +381,10 @@ pub struct Crosstalk {
     /// `paths[0]`: channel 0 into channel 1; `paths[1]`: channel 1 into channel 0.
     paths: [Path; 2],
     step: f32,
+    /// The waveform test (with `coherence` on).
+    coherence: Option<Coherence>,
+    /// Frames per sample delay of the waveform test (`1 / hop` in samples).
+    hop: usize,
 }
 
 fn power(db: f32) -> f32 {
@@ -150,15 +392,23 @@ fn power(db: f32) -> f32 {
 }
 
 impl Crosstalk {
-    /// A compensation stage for frames `hop_s` seconds apart.
+    /// A compensation stage for frames of `hop` samples at `rate` Hz.
     ///
     /// # Errors
-    /// [`ConfigError`] when the configuration is out of range or `hop_s` is not positive.
-    pub fn new(config: &CrosstalkConfig, hop_s: f32) -> Result<Self, ConfigError> {
+    /// [`ConfigError`] when the configuration is out of range or the hop or rate is zero.
+    pub fn new(config: &CrosstalkConfig, hop: usize, rate: u32) -> Result<Self, ConfigError> {
         config.validate()?;
-        if !(hop_s.is_finite() && hop_s > 0.0) {
+        if hop == 0 || rate == 0 {
             return Err(ConfigError::new("hop_ms", "must be a positive duration"));
         }
+        let hop_s = hop as f32 / rate as f32;
+        let samples = |ms: f32| (ms / 1000.0 * rate as f32).round() as usize;
+        let coherence = config.coherence.then(|| {
+            Coherence::new(
+                samples(config.coherence_window_ms).max(hop),
+                samples(config.max_delay_ms),
+            )
+        });
         let lags = ((config.max_delay_ms / 1000.0 / hop_s).ceil() as usize + 1).clamp(1, MAX_LAGS);
         let path = Path {
             gain: [[config.initial_gain_db; BANDS]; MAX_LAGS],
@@ -171,6 +421,8 @@ impl Crosstalk {
             filled: 0,
             paths: [path.clone(), path],
             step: hop_s / 0.01,
+            coherence,
+            hop,
         })
     }
 
@@ -187,14 +439,38 @@ impl Crosstalk {
     pub fn reset_history(&mut self) {
         self.history = [[[f32::NEG_INFINITY; BANDS]; MAX_LAGS]; 2];
         self.filled = 0;
+        if let Some(c) = &mut self.coherence {
+            c.reset_history();
+        }
+    }
+
+    /// The leakage delay in ms the waveform test has found from channel `from` into the other
+    /// and its smoothed squared correlation there; `None` with `coherence` off.
+    pub fn path(&self, from: usize, rate: u32) -> Option<(f32, f32)> {
+        let c = self.coherence.as_ref()?;
+        let from = from.min(1);
+        Some((
+            c.delay[from] as f32 * 1000.0 / rate as f32,
+            c.confidence[from],
+        ))
     }
 
     /// Compensates one aligned pair of frames in place: `bands[c]` are channel `c`'s band
-    /// powers (mean square, NaN above Nyquist), `floors[c]` its detector's noise floors.
-    /// On return each channel's bands hold what the other channel does not explain.
-    pub fn process(&mut self, bands: &mut [[f32; BANDS]; 2], floors: [&[f32; BANDS]; 2]) {
+    /// powers (mean square, NaN above Nyquist), `floors[c]` its detector's noise floors,
+    /// `hops[c]` the frame's hop of samples (equal lengths; the waveform test is skipped
+    /// without them). On return each channel's bands hold what the other channel does not
+    /// explain.
+    pub fn process(
+        &mut self,
+        bands: &mut [[f32; BANDS]; 2],
+        floors: [&[f32; BANDS]; 2],
+        hops: Option<[&[f32]; 2]>,
+    ) {
         if !self.config.enabled {
             return;
+        }
+        if let (Some(c), Some(h)) = (&mut self.coherence, hops) {
+            c.push(h);
         }
         let raw = *bands;
         let mut level = [[f32::NAN; BANDS]; 2];
@@ -252,6 +528,48 @@ impl Crosstalk {
                     (raw[dst][b] - power(leak)).max(floor.min(raw[dst][b]))
                 };
             }
+            self.subtract_coherent(src, &raw, bands, floors[1 - src]);
+        }
+    }
+
+    /// With a leakage path from `src` found by the waveform test, replaces the level-based
+    /// estimate of the partner channel: the share `ρ²` of its power that `src`'s waveform at
+    /// the path's delay explains is the leak; it is spread over the bands in the proportions of
+    /// `src`'s bands at that delay and subtracted (times `coherence_margin_db`), down to the
+    /// noise floor.
+    fn subtract_coherent(
+        &self,
+        src: usize,
+        raw: &[[f32; BANDS]; 2],
+        bands: &mut [[f32; BANDS]; 2],
+        floor: &[f32; BANDS],
+    ) {
+        let Some(c) = &self.coherence else {
+            return;
+        };
+        let Some((share, delay)) = c.explained(src, self.config.min_path_coherence) else {
+            return;
+        };
+        let dst = 1 - src;
+        let k = ((delay + self.hop / 2) / self.hop).min(self.filled.saturating_sub(1));
+        let past = &self.history[src][(self.pos + MAX_LAGS - k) % MAX_LAGS];
+        let (mut total_src, mut total_dst) = (0.0f32, 0.0f32);
+        for b in 0..BANDS {
+            if past[b].is_finite() && raw[dst][b].is_finite() {
+                total_src += power(past[b]);
+                total_dst += raw[dst][b];
+            }
+        }
+        if total_src <= 0.0 {
+            return;
+        }
+        let leak_total = share * total_dst * 10f32.powf(self.config.coherence_margin_db / 10.0);
+        for b in 0..BANDS {
+            if !(past[b].is_finite() && raw[dst][b].is_finite()) {
+                continue;
+            }
+            let leak = leak_total * power(past[b]) / total_src;
+            bands[dst][b] = (raw[dst][b] - leak).max(floor[b].min(raw[dst][b]));
         }
     }
 }
@@ -261,7 +579,7 @@ mod tests {
     use super::*;
 
     fn stage() -> Crosstalk {
-        Crosstalk::new(&CrosstalkConfig::default(), 0.01).expect("valid")
+        Crosstalk::new(&CrosstalkConfig::default(), 80, 8000).expect("valid")
     }
 
     const FLOOR: [f32; BANDS] = [1e-9; BANDS];
@@ -275,7 +593,7 @@ mod tests {
             let a = 1e-3 * (1.0 + 0.5 * ((i as f32) * 0.3).sin());
             let a_late = 1e-3 * (1.0 + 0.5 * (((i as f32) - 2.0) * 0.3).sin());
             out = [[a; BANDS], [a_late * 0.25; BANDS]];
-            x.process(&mut out, [&FLOOR, &FLOOR]);
+            x.process(&mut out, [&FLOOR, &FLOOR], None);
         }
         assert!(out[1].iter().all(|&p| p <= 1e-9), "{:?}", out[1]);
         assert!(
@@ -293,12 +611,12 @@ mod tests {
         let mut out = [[0.0; BANDS]; 2];
         for _ in 0..300 {
             out = [[1e-3; BANDS], [0.25e-3; BANDS]];
-            x.process(&mut out, [&FLOOR, &FLOOR]);
+            x.process(&mut out, [&FLOOR, &FLOOR], None);
         }
         // B starts talking as loud as A while A goes on.
         for _ in 0..100 {
             out = [[1e-3; BANDS], [1.25e-3; BANDS]];
-            x.process(&mut out, [&FLOOR, &FLOOR]);
+            x.process(&mut out, [&FLOOR, &FLOOR], None);
         }
         assert!(
             out[1].iter().all(|&p| p > 0.5e-3),
@@ -313,15 +631,15 @@ mod tests {
             enabled: false,
             ..CrosstalkConfig::default()
         };
-        let mut x = Crosstalk::new(&config, 0.01).expect("valid");
+        let mut x = Crosstalk::new(&config, 80, 8000).expect("valid");
         let mut bands = [[1e-3; BANDS], [0.5e-3; BANDS]];
-        x.process(&mut bands, [&FLOOR, &FLOOR]);
+        x.process(&mut bands, [&FLOOR, &FLOOR], None);
         assert_eq!(bands, [[1e-3; BANDS], [0.5e-3; BANDS]]);
         let bad = CrosstalkConfig {
             max_delay_ms: -1.0,
             ..CrosstalkConfig::default()
         };
-        let e = Crosstalk::new(&bad, 0.01).expect_err("rejected");
+        let e = Crosstalk::new(&bad, 80, 8000).expect_err("rejected");
         assert!(e.to_string().contains("crosstalk.max_delay_ms"), "{e}");
     }
 
@@ -329,7 +647,7 @@ mod tests {
     fn nan_bands_pass_through() {
         let mut x = stage();
         let mut bands = [[1e-3, 1e-3, 1e-3, 1e-3, f32::NAN]; 2];
-        x.process(&mut bands, [&FLOOR, &FLOOR]);
+        x.process(&mut bands, [&FLOOR, &FLOOR], None);
         assert!(bands[0][4].is_nan() && bands[1][4].is_nan());
     }
 }

@@ -428,6 +428,7 @@ fn simulated(data: &std::path::Path, config: &AnalysisConfig, args: &SimArgs) {
     let mut latencies = Vec::new();
     let mut missed_alerts = 0usize;
     let mut tally: BTreeMap<Cause, usize> = BTreeMap::new();
+    let (mut vad_all, mut vad_in_overlap) = (Counts::default(), Counts::default());
     let seeds = args.seed_start..args.seed_start + args.calls;
     for seed in seeds.clone() {
         let (script, opts) =
@@ -484,6 +485,22 @@ fn simulated(data: &std::path::Path, config: &AnalysisConfig, args: &SimArgs) {
             }
         }
         let reference = truth.overlap_frames(HOP, n);
+        for role in Role::ALL {
+            let truth_speech = truth.speech_frames(role, HOP, n);
+            let est: Vec<bool> = (0..n)
+                .map(|i| {
+                    out.frames
+                        .get(i)
+                        .and_then(|f| f.party(role))
+                        .is_some_and(|p| p.speech)
+                })
+                .collect();
+            add(&mut vad_all, count(&est, &truth_speech, None));
+            add(
+                &mut vad_in_overlap,
+                count(&est, &truth_speech, Some(&reference)),
+            );
+        }
         let est = event_frames(&out.records, EventKind::Overlap, n);
         let c = count(&est, &reference, None);
         add(&mut ov, c);
@@ -542,6 +559,11 @@ fn simulated(data: &std::path::Path, config: &AnalysisConfig, args: &SimArgs) {
         1e3 * percentile(&latencies, 0.9),
         1e3 * percentile(&latencies, 0.99),
         1e3 * latencies.last().copied().unwrap_or(f64::NAN),
+    );
+    let (p, r, f) = vad_all.f1();
+    let (_, ro, _) = vad_in_overlap.f1();
+    println!(
+        "voice activity per party vs utterance extents: P {p:.3} R {r:.3} F1 {f:.3}; recall inside true overlaps {ro:.3}"
     );
     println!("causes of missed interruptions / false interruptions:");
     for (c, k) in &tally {

@@ -70,6 +70,13 @@ const SEARCH_EVERY: u32 = 5;
 const SEARCH_WEIGHT: f32 = 0.1;
 /// Samples either side of the learnt delay the per-frame correlation looks at.
 const DELAY_SLACK: usize = 2;
+/// Share of a window explained by the other channel from which the window is taken for leak
+/// only (the coupling is learnt there).
+const LEAK_ONLY_SHARE: f32 = 0.8;
+/// Weight of one leak-only window in the learnt coupling.
+const COUPLING_WEIGHT: f32 = 0.05;
+/// How far (as a power ratio, 3 dB) a window's leak may exceed the learnt coupling.
+const COUPLING_SLACK: f32 = 2.0;
 /// Mean-square power below which a window is silence to the waveform test (−80 dBFS).
 const SILENT_POWER: f64 = 1e-8;
 
@@ -204,6 +211,9 @@ struct Coherence {
     /// Best delay per direction and its score.
     delay: [usize; 2],
     confidence: [f32; 2],
+    /// Power coupling per direction (leak power over source power at the delay), learnt on
+    /// windows the source explains almost wholly; NaN until then.
+    coupling: [f32; 2],
     frames: u32,
 }
 
@@ -241,6 +251,7 @@ impl Coherence {
             score: [vec![0.0; max_lag + 1], vec![0.0; max_lag + 1]],
             delay: [0; 2],
             confidence: [0.0; 2],
+            coupling: [f32::NAN; 2],
             frames: 0,
         }
     }
@@ -334,8 +345,11 @@ impl Coherence {
 
     /// Share in [0, 1] of the last window of `src`'s partner channel that `src`'s waveform at
     /// the learnt delay (± [`DELAY_SLACK`]) explains, and that delay; `None` while no path
-    /// from `src` has reached `min_confidence`.
-    fn explained(&self, src: usize, min_confidence: f32) -> Option<(f32, usize)> {
+    /// from `src` has reached `min_confidence`, and `None` when the explained part would be
+    /// louder than `src` itself over the window: a leak is weaker than its source (this is
+    /// what keeps a talker's own voice when the reverse path's delay plus this one is short
+    /// enough for the voice to correlate with itself).
+    fn explained(&mut self, src: usize, min_confidence: f32) -> Option<(f32, usize)> {
         if self.confidence[src] < min_confidence || self.filled < self.hist[0].len() {
             return None;
         }
@@ -348,7 +362,7 @@ impl Coherence {
         }
         let lo = self.delay[src].saturating_sub(DELAY_SLACK);
         let hi = (self.delay[src] + DELAY_SLACK).min(self.max_lag);
-        let mut best = (0.0f32, self.delay[src]);
+        let mut best = (0.0f32, self.delay[src], 0.0f32);
         for d in lo..=hi {
             let start = len - self.window - d;
             let seg = &x[start..start + self.window];
@@ -360,11 +374,32 @@ impl Coherence {
             if ex > 0.0 {
                 let rho2 = (dot * dot / (ex * ey)).min(1.0);
                 if rho2 > best.0 {
-                    best = (rho2, d);
+                    best = (rho2, d, ex);
                 }
             }
         }
-        Some(best)
+        let (share, delay, ex) = best;
+        if share * ey > ex || ex <= 0.0 {
+            return None;
+        }
+        // The leak's power relative to its source: learnt where the source explains nearly
+        // all of the window (the partner silent), then a bound on what any window may blame
+        // on the source: a voice correlates with itself at short lags, so the partner's own
+        // voice can look partly "explained" through the two paths' summed delay.
+        let ratio = share * ey / ex;
+        let g = &mut self.coupling[src];
+        if share >= LEAK_ONLY_SHARE {
+            *g = if g.is_nan() {
+                ratio
+            } else {
+                *g + COUPLING_WEIGHT * (ratio - *g)
+            };
+        }
+        if g.is_nan() {
+            return None;
+        }
+        let bound = *g * COUPLING_SLACK;
+        Some(((bound * ex / ey).min(share), delay))
     }
 }
 
@@ -538,13 +573,13 @@ impl Crosstalk {
     /// `src`'s bands at that delay and subtracted (times `coherence_margin_db`), down to the
     /// noise floor.
     fn subtract_coherent(
-        &self,
+        &mut self,
         src: usize,
         raw: &[[f32; BANDS]; 2],
         bands: &mut [[f32; BANDS]; 2],
         floor: &[f32; BANDS],
     ) {
-        let Some(c) = &self.coherence else {
+        let Some(c) = &mut self.coherence else {
             return;
         };
         let Some((share, delay)) = c.explained(src, self.config.min_path_coherence) else {
@@ -569,7 +604,12 @@ impl Crosstalk {
                 continue;
             }
             let leak = leak_total * power(past[b]) / total_src;
-            bands[dst][b] = (raw[dst][b] - leak).max(floor[b].min(raw[dst][b]));
+            // What is left of a band is also at most the band's part of the unexplained power:
+            // the leak's spectrum differs a little from the source's (μ-law noise that follows
+            // the leak's level fills a band the telephone filter left empty), and a remainder
+            // in an otherwise empty band must not read as a high band SNR.
+            let own = raw[dst][b] - leak;
+            bands[dst][b] = own.max(floor[b].min(raw[dst][b]));
         }
     }
 }

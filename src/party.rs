@@ -3,8 +3,9 @@
 //!
 //! Built once per party with everything preallocated; [`PartyAnalyzer::push`] runs the chain on
 //! a block and queues the finished frames in a fixed-capacity queue for the call analyser to
-//! align with the other party's. Each queued frame keeps its hop of samples (in a fixed ring
-//! beside the queue), so the call can compare the two channels' waveforms
+//! align with the other party's. Each queued frame keeps the newest hop of samples of its
+//! analysis window (in a fixed ring beside the queue), so the call can compare the two
+//! channels' waveforms over the very windows the band powers were measured on
 //! ([`crate::crosstalk`]).
 
 use std::collections::VecDeque;
@@ -34,14 +35,14 @@ pub struct PartyAnalyzer {
     spec: PartySpec,
     chain: Chain,
     queue: VecDeque<PartyFeatures>,
-    /// The hop samples of the queued frames, slot `(head + k) % QUEUE_FRAMES` for the `k`-th.
+    /// The window tails of the queued frames, slot `(head + k) % QUEUE_FRAMES` for the `k`-th.
     hops: HopRing,
-    /// The hop samples of the frame last taken with [`PartyAnalyzer::pop`].
+    /// The window tail of the frame last taken with [`PartyAnalyzer::pop`].
     last_hop: Vec<f32>,
     stats: PartyStats,
 }
 
-/// Hop samples of the queued frames, in step with the feature queue.
+/// The newest `hop` samples of each queued frame's window, in step with the feature queue.
 #[derive(Debug)]
 struct HopRing {
     samples: Vec<f32>,
@@ -123,7 +124,8 @@ impl PartyAnalyzer {
         self.queue.len()
     }
 
-    /// Takes the oldest finished frame; its hop of samples is then [`PartyAnalyzer::last_hop`].
+    /// Takes the oldest finished frame; the newest hop of samples of its window is then
+    /// [`PartyAnalyzer::last_hop`].
     pub fn pop(&mut self) -> Option<PartyFeatures> {
         let f = self.queue.pop_front()?;
         let Self { hops, last_hop, .. } = self;
@@ -132,8 +134,10 @@ impl PartyAnalyzer {
         Some(f)
     }
 
-    /// The hop samples (at the analysis rate, after the DC blocker) of the frame last taken
-    /// with [`PartyAnalyzer::pop`]; zeros before the first.
+    /// The newest `hop` samples of the analysis window (at the analysis rate, after the DC
+    /// blocker) of the frame last taken with [`PartyAnalyzer::pop`]: one frame's tail after
+    /// another is the channel's signal, running `margin` samples ahead of the frames' hops, so
+    /// the last `window` of them are the frame's window. Zeros before the first frame.
     pub fn last_hop(&self) -> &[f32] {
         &self.last_hop
     }
@@ -211,7 +215,12 @@ impl PartyAnalyzer {
         })?;
         framer.finish(|frame| {
             let f = features.process(&frame);
-            enqueue((queue, hops), stats, f, frame.hop);
+            enqueue(
+                (queue, hops),
+                stats,
+                f,
+                &frame.window[frame.window.len() - frame.hop.len()..],
+            );
         });
         Ok(())
     }
@@ -232,7 +241,12 @@ fn run_frames(
         dc.process(buf);
         framer.push(buf, |frame| {
             let f = features.process(&frame);
-            enqueue((&mut *queue, &mut *hops), stats, f, frame.hop);
+            enqueue(
+                (&mut *queue, &mut *hops),
+                stats,
+                f,
+                &frame.window[frame.window.len() - frame.hop.len()..],
+            );
         });
     }
 }

@@ -429,6 +429,10 @@ fn simulated(data: &std::path::Path, config: &AnalysisConfig, args: &SimArgs) {
     let mut missed_alerts = 0usize;
     let mut tally: BTreeMap<Cause, usize> = BTreeMap::new();
     let (mut vad_all, mut vad_in_overlap) = (Counts::default(), Counts::default());
+    // Missed overlap frames by how many parties' detectors said speech there (0, 1, 2).
+    let mut missed_overlap = [0usize; 3];
+    // Of those with one party on: [holder off, newcomer off] × [first 200 ms, later].
+    let mut missed_one = [[0usize; 2]; 2];
     let seeds = args.seed_start..args.seed_start + args.calls;
     for seed in seeds.clone() {
         let (script, opts) =
@@ -502,6 +506,22 @@ fn simulated(data: &std::path::Path, config: &AnalysisConfig, args: &SimArgs) {
             );
         }
         let est = event_frames(&out.records, EventKind::Overlap, n);
+        for i in (0..n).filter(|&i| reference[i] && !est[i]) {
+            let on = |role: Role| {
+                out.frames
+                    .get(i)
+                    .and_then(|f| f.party(role))
+                    .is_some_and(|p| p.speech)
+            };
+            missed_overlap[usize::from(on(Role::Agent)) + usize::from(on(Role::Caller))] += 1;
+            let t = (i as f64 + 0.5) * HOP;
+            if let Some(o) = truth.overlaps.iter().find(|o| o.start <= t && t < o.end)
+                && on(Role::Agent) != on(Role::Caller)
+            {
+                let early = usize::from(t - o.start >= 0.2);
+                missed_one[usize::from(!on(o.newcomer))][early] += 1;
+            }
+        }
         let c = count(&est, &reference, None);
         add(&mut ov, c);
         let leak = truth.info.leak_db.unwrap_or(-99.0);
@@ -564,6 +584,14 @@ fn simulated(data: &std::path::Path, config: &AnalysisConfig, args: &SimArgs) {
     let (_, ro, _) = vad_in_overlap.f1();
     println!(
         "voice activity per party vs utterance extents: P {p:.3} R {r:.3} F1 {f:.3}; recall inside true overlaps {ro:.3}"
+    );
+    println!(
+        "missed overlap frames: {} with neither party's VAD on, {} with one, {} with both (the stage's spurts end at the last active frame, before the hangover)",
+        missed_overlap[0], missed_overlap[1], missed_overlap[2]
+    );
+    println!(
+        "  with one on: holder's VAD off {} (first 200 ms of the overlap) + {} (later), newcomer's off {} + {}",
+        missed_one[0][0], missed_one[0][1], missed_one[1][0], missed_one[1][1]
     );
     println!("causes of missed interruptions / false interruptions:");
     for (c, k) in &tally {

@@ -173,12 +173,23 @@ impl CallAnalyzer {
                 _ => crosstalk.reset_history(),
             }
         }
-        for ((f, vad), band_power) in frames.iter_mut().zip(&mut self.vads).zip(bands) {
+        // Each detector hears whether the other party was talking (its last frame's decision).
+        let talking = [
+            self.vads.get(1).is_some_and(Vad::active),
+            self.vads.first().is_some_and(Vad::active),
+        ];
+        for (((f, vad), band_power), other_talking) in frames
+            .iter_mut()
+            .zip(&mut self.vads)
+            .zip(bands)
+            .zip(talking)
+        {
             if let Some(f) = f {
                 f.speech = vad.process(&VadInput {
                     clarity: f.voicing,
                     band_power,
                     gap: f.gap,
+                    other_talking,
                 });
                 f.active = vad.active();
             }

@@ -188,6 +188,7 @@ impl CallAnalyzer {
                 f.speech = vad.process(&VadInput {
                     clarity: f.voicing,
                     band_power,
+                    raw_band_power: f.band_power,
                     gap: f.gap,
                     other_talking,
                 });

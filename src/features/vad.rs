@@ -215,6 +215,10 @@ pub struct VadInput {
     pub band_power: [f32; BANDS],
     /// The frame lies in a gap of the input.
     pub gap: bool,
+    /// The band powers before any crosstalk compensation (for a single channel, the same as
+    /// `band_power`). The noise floors are tracked on these: a compensation that sets a band
+    /// to the floor must not pull the floor itself down.
+    pub raw_band_power: [f32; BANDS],
     /// The other party of the call was talking in the previous frame (double talk possible:
     /// onsets need only `double_talk_clarity`); `false` for a single channel.
     pub other_talking: bool,
@@ -425,7 +429,15 @@ impl Vad {
         } else {
             0.0
         };
-        self.track_floor(&input.band_power);
+        let raw_valid = input
+            .raw_band_power
+            .iter()
+            .all(|p| p.is_nan() || (p.is_finite() && *p >= 0.0));
+        self.track_floor(if raw_valid {
+            &input.raw_band_power
+        } else {
+            &input.band_power
+        });
 
         // Band SNR: mean of the per-band power-to-floor ratios.
         let (mut ratio_sum, mut total, mut n) = (0.0f32, 0.0f32, 0u32);
@@ -674,6 +686,7 @@ mod tests {
                 let input = VadInput {
                     clarity: c,
                     band_power: [v; BANDS],
+                    raw_band_power: [v; BANDS],
                     gap: false,
                     other_talking: false,
                 };
@@ -683,6 +696,7 @@ mod tests {
         let nan = VadInput {
             clarity: 1.0,
             band_power: [f32::NAN; BANDS],
+            raw_band_power: [f32::NAN; BANDS],
             gap: false,
             other_talking: false,
         };

@@ -66,8 +66,12 @@ const NEAR_DB: f32 = 6.0;
 const GAIN_RANGE_DB: (f32, f32) = (-90.0, 0.0);
 /// The delay search of the waveform test runs every this many frames.
 const SEARCH_EVERY: u32 = 5;
-/// Weight of one search in the smoothed squared correlation per delay.
-const SEARCH_WEIGHT: f32 = 0.1;
+/// Weight of one search in the smoothed squared correlation per delay when it is higher than
+/// the smoothed value ...
+const SEARCH_RISE: f32 = 0.2;
+/// ... and when it is lower: a path correlates only while its source talks, so the score
+/// holds through the source's silences and through double talk and decays slowly.
+const SEARCH_FALL: f32 = 0.02;
 /// Samples either side of the learnt delay the per-frame correlation looks at.
 const DELAY_SLACK: usize = 2;
 /// Share of a window explained by the other channel from which the window is taken for leak
@@ -105,7 +109,7 @@ pub struct CrosstalkConfig {
     /// Smoothed squared correlation at the best delay from which a leakage path counts as
     /// found and the waveform test replaces the level comparison (default 0.3).
     pub min_path_coherence: f32,
-    /// Over-subtraction of the correlated part, in dB (default 1).
+    /// Over-subtraction of the correlated part, in dB (default 3).
     pub coherence_margin_db: f32,
 }
 
@@ -120,7 +124,7 @@ impl Default for CrosstalkConfig {
             coherence: true,
             coherence_window_ms: 40.0,
             min_path_coherence: 0.3,
-            coherence_margin_db: 1.0,
+            coherence_margin_db: 3.0,
         }
     }
 }
@@ -334,7 +338,7 @@ impl Coherence {
                 0.0
             };
             let s = &mut self.score[src][d];
-            *s += SEARCH_WEIGHT * (rho2 - *s);
+            *s += if rho2 > *s { SEARCH_RISE } else { SEARCH_FALL } * (rho2 - *s);
             if *s > best.1 {
                 best = (d, *s);
             }

@@ -87,6 +87,11 @@ pub struct VadConfig {
     pub onset_window_ms: f32,
     /// Voiced active frames needed within `onset_window_ms` to start speech (default 3).
     pub onset_voiced_frames: u32,
+    /// Voiced active frames needed within `onset_window_ms` to start speech while the other
+    /// party of a call is talking; at most `onset_voiced_frames` (default 2). With the other
+    /// voice mixed in, fewer frames pass the clarity test, and a late onset delays every
+    /// overlap decision.
+    pub double_talk_onset_frames: u32,
     /// How far below the channel's tracked speech level, in dB, a frame may lie and still be
     /// this channel's talker; quieter frames are taken for crosstalk or echo (default 18).
     pub relative_db: f32,
@@ -119,6 +124,7 @@ impl Default for VadConfig {
             double_talk_clarity: 0.5,
             onset_window_ms: 50.0,
             onset_voiced_frames: 3,
+            double_talk_onset_frames: 2,
             relative_db: 18.0,
             level_decay_db_per_s: 0.2,
             min_level_dbfs: -65.0,
@@ -169,6 +175,14 @@ impl VadConfig {
             return Err(ConfigError::new(
                 "vad.onset_voiced_frames",
                 format!("must lie in [1, {MAX_ONSET_FRAMES}]"),
+            ));
+        }
+        if self.double_talk_onset_frames == 0
+            || self.double_talk_onset_frames > self.onset_voiced_frames
+        {
+            return Err(ConfigError::new(
+                "vad.double_talk_onset_frames",
+                "must lie in [1, vad.onset_voiced_frames]",
             ));
         }
         in_range("vad.relative_db", self.relative_db, 3.0, 120.0, " dB")?;
@@ -488,7 +502,13 @@ impl Vad {
             } else {
                 self.in_speech = false;
             }
-        } else if (self.voiced_history & self.onset_mask).count_ones() >= c.onset_voiced_frames {
+        } else if (self.voiced_history & self.onset_mask).count_ones()
+            >= if input.other_talking {
+                c.double_talk_onset_frames
+            } else {
+                c.onset_voiced_frames
+            }
+        {
             self.in_speech = true;
             self.last_active = true;
             self.speech_run = 0;

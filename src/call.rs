@@ -173,10 +173,13 @@ impl CallAnalyzer {
                 _ => crosstalk.reset_history(),
             }
         }
-        // Each detector hears whether the other party was talking (its last frame's decision).
+        // Each detector hears whether the other party was talking (its last frame's decision)
+        // while a leakage path from the other party into this channel has been found: only
+        // then is a second voice mixed into this channel, lowering its periodicity.
+        let path = |from: usize| self.crosstalk.as_ref().is_some_and(|x| x.path_found(from));
         let talking = [
-            self.vads.get(1).is_some_and(Vad::active),
-            self.vads.first().is_some_and(Vad::active),
+            self.vads.get(1).is_some_and(Vad::active) && path(1),
+            self.vads.first().is_some_and(Vad::active) && path(0),
         ];
         for (((f, vad), band_power), other_talking) in frames
             .iter_mut()

@@ -111,6 +111,10 @@ pub struct CrosstalkConfig {
     pub min_path_coherence: f32,
     /// Over-subtraction of the correlated part, in dB (default 3).
     pub coherence_margin_db: f32,
+    /// Smoothed squared correlation at the best delay from which the other party's voice
+    /// counts as mixed into a channel, so that the channel's detector relaxes its onset
+    /// voicing test while the other party talks (`vad.double_talk_*`; default 0.15).
+    pub voice_path_coherence: f32,
 }
 
 impl Default for CrosstalkConfig {
@@ -125,6 +129,7 @@ impl Default for CrosstalkConfig {
             coherence_window_ms: 40.0,
             min_path_coherence: 0.3,
             coherence_margin_db: 3.0,
+            voice_path_coherence: 0.15,
         }
     }
 }
@@ -177,6 +182,13 @@ impl CrosstalkConfig {
             0.0,
             20.0,
             " dB",
+        )?;
+        in_range(
+            "crosstalk.voice_path_coherence",
+            self.voice_path_coherence,
+            0.0,
+            1.0,
+            "",
         )
     }
 }
@@ -481,6 +493,17 @@ impl Crosstalk {
         if let Some(c) = &mut self.coherence {
             c.reset_history();
         }
+    }
+
+    /// Whether the waveform test has found channel `from`'s voice in the other channel
+    /// (smoothed squared correlation at least `voice_path_coherence`): the other channel's
+    /// detector may then allow for a second voice while `from` talks.
+    pub fn path_found(&self, from: usize) -> bool {
+        self.config.enabled
+            && self
+                .coherence
+                .as_ref()
+                .is_some_and(|c| c.confidence[from.min(1)] >= self.config.voice_path_coherence)
     }
 
     /// The leakage delay in ms the waveform test has found from channel `from` into the other

@@ -2,7 +2,15 @@
 //!
 //! ```text
 //! cargo run --release --example eval_conversation [-- --data ../shared/data]
+//!     [--calls 50] [--seed-start 0] [--sim-only] [--dump] [--config JSON]
 //! ```
+//!
+//! `--seed-start S --calls N` evaluate the simulated calls of seeds `S..S+N` (seeds 100..150
+//! are the held-out set used to check parameters chosen on 0..50); `--sim-only` skips the AMI
+//! pairs; `--dump` prints, per call, every true interruption (hit or miss, with the cause of a
+//! miss) and every false one (with its cause), both parties' detected spurts and the
+//! detector's events around it. The tally of causes is always printed; the causes are
+//! assigned from the truth and the detected spurts by the rules in `diagnose`.
 //!
 //! * **AMI pairs**: every pair of the four per-speaker close-talk channels of
 //!   `conversation/ES2004a_750-780/` analysed as a two-party call (first = agent, second =

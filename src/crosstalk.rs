@@ -39,8 +39,39 @@
 //! second of A's speech the gains have fallen to the real coupling. Across a gap in
 //! either channel nothing carries over: the history is cleared.
 //!
-//! Cost: per frame, two directions × bands × delays comparisons and ten logarithms; no
-//! allocation (every array is fixed-size).
+//! ## Waveform test
+//! Band levels cannot tell a leak 3 dB below its source from double talk: both raise every
+//! band of B. The waveforms can: the leak is a delayed, scaled (and filtered) copy of A, so it
+//! correlates with A at the path's delay, while B's own voice does not (the coherence-based
+//! double-talk detectors of acoustic echo cancellation, e.g. T. Gänsler et al., "A double-talk
+//! detector based on coherence", IEEE Trans. Commun. 44(11), 1996, here without the adaptive
+//! filter). With `coherence` on, the stage keeps the last `coherence_window_ms + max_delay_ms`
+//! samples of each channel (the newest hop of each frame's analysis window, so the test sees
+//! the very window the band powers came from) and
+//! * every fifth frame cross-correlates the two histories by FFT (one real FFT per channel and
+//!   one inverse, planned in [`Crosstalk::new`]); the squared normalised correlation `ρ²(d)`
+//!   per delay `d` is folded into a score per direction (rising quickly, decaying slowly), for
+//!   the direction whose source is the louder channel; the best delay of each direction is its
+//!   path;
+//! * every frame, once a path's score reaches `min_path_coherence`, computes `ρ²` between B's
+//!   last window and A's window at the path's delay (± 2 samples): the share of B's power that
+//!   A's waveform explains. That share of B's band power total, spread over the bands like A's
+//!   bands at that delay and raised by `coherence_margin_db`, is subtracted from B's bands
+//!   (down to B's noise floor) instead of the level-based estimate. The explained power is
+//!   bounded by the path's coupling (learnt on windows A explains almost wholly) plus 3 dB, and
+//!   never exceeds A's own power: a voice correlates with itself at short lags, so without the
+//!   bound B's own voice could be "explained" through the sum of the two paths' delays.
+//!
+//! Real echo paths are filters, not one delayed copy; a path whose correlation at its best
+//! delay stays below `min_path_coherence` (room crosstalk between headsets, say) is left to the
+//! level comparison. [`Crosstalk::path_found`] tells the call whether the other party's voice
+//! is mixed into a channel, so that its detector may relax its voicing test in double talk
+//! ([`crate::features::vad::VadConfig::double_talk_clarity`]).
+//!
+//! Cost: per frame, two directions × bands × delays comparisons and ten logarithms, 2 × 5
+//! dot products of `coherence_window_ms` samples, and every fifth frame three FFTs of
+//! `2 · max_delay + window` samples rounded up to a power of two (2048 at 8 kHz); no
+//! allocation (every buffer is sized in [`Crosstalk::new`]).
 
 use std::sync::Arc;
 

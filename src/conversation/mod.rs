@@ -21,11 +21,15 @@
 //! when the next turn started in overlap (the floor-transfer offset of Heldner and Edlund).
 //!
 //! ## Overlaps
-//! An overlap begins when a party (the **newcomer**) starts a spurt while the other (the
-//! **holder**) is in one; if both start in the same frame, the floor holder is the holder (and
+//! For the overlap rules a party's spurts separated by a pause of at most `join_pause_ms` are
+//! one stretch of **talk** (a pause inside an utterance, or the detector dropping out for a
+//! moment in double talk). An overlap begins when a party (the **newcomer**) starts talking
+//! while the other (the **holder**) is talking (in a spurt, or paused no longer than
+//! `join_pause_ms`); a holder who resumes after such a pause is still the holder, not a
+//! newcomer; if both start in the same frame, the floor holder is the holder (and
 //! with nobody holding the floor, as after a gap, the overlap is not classified). It is
 //! classified as soon as the evidence is in:
-//! * **backchannel**: the newcomer's spurt ends shorter than `backchannel_max_ms` (about 0.5 s,
+//! * **backchannel**: the newcomer's talk ends shorter than `backchannel_max_ms` (about 0.5 s,
 //!   the usual upper bound of "mm-hmm", "yeah"; R. Gravano and J. Hirschberg, "Turn-taking
 //!   cues in task-oriented dialogue", Comput. Speech Lang. 25(3), 2011);
 //! * **turn-end overlap** (collaborative, E. A. Schegloff's "terminal overlap", "Overlapping
@@ -132,6 +136,9 @@ struct Episode {
     holder_start: u64,
     newcomer_end: Option<u64>,
     holder_end: Option<u64>,
+    /// The holder started a new stretch of talk after the newcomer's spurt ended: the
+    /// newcomer's talk is over even within `join_pause_ms`.
+    newcomer_closed: bool,
     decision: Option<Decision>,
 }
 
@@ -315,6 +322,22 @@ impl Conversation {
 
     fn start_run(&mut self, role: Role, i: u64, emit: &mut dyn FnMut(Output)) {
         let resumed = self.talking_since(role, i);
+        let other = role.other();
+        if resumed.is_none() && self.parties[other.index()].run.is_none() {
+            // A new stretch of talk: the other party's spurts that ended before it are over,
+            // so their episodes can be decided now (a short spurt in this party's pause is
+            // then a backchannel candidate before the check below).
+            let mut closed = false;
+            for e in self.episodes.iter_mut().flatten() {
+                if e.newcomer == other && e.newcomer_end.is_some() {
+                    e.newcomer_closed = true;
+                    closed = true;
+                }
+            }
+            if closed {
+                self.resolve(i, false, emit);
+            }
+        }
         let state = &mut self.parties[role.index()];
         state.run = Some(Run {
             start: i,
@@ -323,7 +346,6 @@ impl Conversation {
         state.last_active = Some(i);
         state.talk_start = Some(resumed.unwrap_or(i));
         self.end_silence(i, emit);
-        let other = role.other();
         // The other party's short spurt in this party's pause was a backchannel.
         if let Some(c) = self.pause
             && c.by == other
@@ -373,6 +395,7 @@ impl Conversation {
             holder_start,
             newcomer_end: None,
             holder_end: None,
+            newcomer_closed: false,
             decision: None,
         };
         if let Some(slot) = self.episodes.iter_mut().find(|e| e.is_none()) {
@@ -461,7 +484,13 @@ impl Conversation {
             let Some(mut e) = self.episodes[k] else {
                 continue;
             };
-            let (la_q, q_final) = self.spurt_end(e.newcomer, e.start, e.newcomer_end, i, finishing);
+            let (la_q, q_final) = self.spurt_end(
+                e.newcomer,
+                e.start,
+                e.newcomer_end,
+                i,
+                finishing || e.newcomer_closed,
+            );
             let (la_p, p_final) =
                 self.spurt_end(e.holder, e.holder_start, e.holder_end, i, finishing);
             let overlapped = la_p >= e.start;

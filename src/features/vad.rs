@@ -34,6 +34,13 @@
 //!    hangover of ITU-T G.729 Annex B and of the AMR VAD): pauses between words are bridged,
 //!    while a short backchannel is not padded by the full hangover.
 //!
+//! In a two-party call ([`crate::call`]) the detector also hears whether the other party was
+//! talking in the previous frame while its voice has been found mixed into this channel
+//! ([`VadInput::other_talking`]). The second voice lowers the periodicity of the mixture, so
+//! onsets then need only [`VadConfig::double_talk_onset_frames`] frames of clarity
+//! [`VadConfig::double_talk_clarity`]. The noise floors are tracked on the band powers before
+//! crosstalk compensation ([`VadInput::raw_band_power`]).
+//!
 //! Everything lives in fixed-size fields sized in [`Vad::new`]; [`Vad::process`] does not
 //! allocate, does not panic, and treats non-finite inputs as non-speech without updating its
 //! state. It costs a few dozen floating-point operations and two logarithms per frame; the band

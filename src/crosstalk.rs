@@ -320,7 +320,7 @@ impl Coherence {
         }
         self.filled = (self.filled + k).min(len);
         self.frames = self.frames.wrapping_add(1);
-        if self.filled == len && self.frames % SEARCH_EVERY == 0 {
+        if self.filled == len && self.frames.is_multiple_of(SEARCH_EVERY) {
             self.search();
         }
     }

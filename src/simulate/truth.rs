@@ -503,7 +503,7 @@ mod tests {
         assert_eq!(speech_extent(&[0.0; 100], rate), None);
         assert_eq!(speech_extent(&[1e-5; 1000], rate), None, "below -60 dBFS");
         // A 10 ms click 0.5 s before the burst is not where the speech starts.
-        for s in clip.iter_mut().skip(0).take(80) {
+        for s in clip.iter_mut().take(80) {
             *s = 0.3;
         }
         assert_eq!(speech_extent(&clip, rate), Some((2000, 10_000)));

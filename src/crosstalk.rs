@@ -741,6 +741,73 @@ mod tests {
         assert!(e.to_string().contains("crosstalk.max_delay_ms"), "{e}");
     }
 
+    /// A noise-like "voice" with a slowly wandering level (a deterministic generator).
+    fn voice(n: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..n)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let white = (state as f32 / u32::MAX as f32) - 0.5;
+                white * 0.1 * (1.2 + ((i as f32) * 0.002).sin())
+            })
+            .collect()
+    }
+
+    /// Mean-square power of `x` as five equal band powers (flat spectrum).
+    fn flat_bands(x: &[f32]) -> [f32; BANDS] {
+        let p = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+        [p / BANDS as f32; BANDS]
+    }
+
+    #[test]
+    fn the_waveform_test_removes_a_delayed_copy_and_keeps_double_talk() {
+        // B carries A 6 dB down and 17 samples late; B talks itself in the second half.
+        let (hop, window, delay) = (80usize, 320usize, 17usize);
+        let frames = 400;
+        let a = voice(frames * hop + window, 1);
+        let own = voice(frames * hop + window, 2);
+        let b: Vec<f32> = (0..a.len())
+            .map(|i| {
+                let leak = if i >= delay { 0.5 * a[i - delay] } else { 0.0 };
+                let talk = if i >= frames / 2 * hop { own[i] } else { 0.0 };
+                leak + talk
+            })
+            .collect();
+        let mut x = stage();
+        let floor = [1e-9; BANDS];
+        let (mut leak_only, mut double_talk) = (Vec::new(), Vec::new());
+        for f in 0..frames {
+            // The newest hop of the window ending at `end`, and the window's band powers.
+            let end = f * hop + window;
+            let mut bands = [
+                flat_bands(&a[end - window..end]),
+                flat_bands(&b[end - window..end]),
+            ];
+            let own_power = flat_bands(&own[end - window..end])[0];
+            x.process(
+                &mut bands,
+                [&floor, &floor],
+                Some([&a[end - hop..end], &b[end - hop..end]]),
+            );
+            if (100..frames / 2 - window / hop).contains(&f) {
+                leak_only.push(bands[1][0]);
+            } else if f >= frames / 2 + 20 {
+                double_talk.push(bands[1][0] / own_power);
+            }
+        }
+        let (delay_ms, score) = x.path(0, 8000).expect("coherence on");
+        assert!((delay_ms - 17.0 / 8.0).abs() < 0.2, "delay {delay_ms} ms");
+        assert!(score > 0.5 && x.path_found(0), "score {score}");
+        let worst = leak_only.iter().copied().fold(0.0f32, f32::max);
+        assert!(worst <= 1.001e-9, "leak left: {worst}");
+        // B's own voice, as loud as the leak, keeps most of its power (the leak's share and
+        // its 3 dB margin are taken off).
+        let kept = double_talk.iter().sum::<f32>() / double_talk.len() as f32;
+        assert!(kept > 0.3, "own power kept {kept}");
+    }
+
     #[test]
     fn nan_bands_pass_through() {
         let mut x = stage();

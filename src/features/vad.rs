@@ -768,6 +768,14 @@ mod tests {
         );
         assert_eq!(bad(|c| c.onset_window_ms = 1000.0), "vad.onset_window_ms");
         assert_eq!(bad(|c| c.hangover_ms = -1.0), "vad.hangover_ms");
+        assert_eq!(
+            bad(|c| c.double_talk_clarity = 0.9),
+            "vad.double_talk_clarity"
+        );
+        assert_eq!(
+            bad(|c| c.double_talk_onset_frames = 4),
+            "vad.double_talk_onset_frames"
+        );
         assert!(VadConfig::default().validate().is_ok());
         let raw: VadConfig = serde_json::from_str(r#"{"hangover_ms": 200}"#).expect("parses");
         assert_eq!(raw.hangover_ms, 200.0);

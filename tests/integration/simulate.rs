@@ -479,6 +479,9 @@ fn random_set_from_shared_data_has_every_class() {
         counts.add(t);
     }
     println!("12 random calls from {}: {counts:?}", dir.display());
-    assert_eq!(without, 0, "{without} calls lack a turn end or an interruption");
+    assert_eq!(
+        without, 0,
+        "{without} calls lack a turn end or an interruption"
+    );
     assert!(counts.backchannel >= 24, "{counts:?}");
 }

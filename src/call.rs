@@ -64,7 +64,11 @@ impl CallAnalyzer {
             .map(|_| Vad::new(config.vad(), hop_s))
             .collect::<Result<Vec<_>, _>>()?;
         let crosstalk = if parties.len() == 2 {
-            Some(Crosstalk::new(config.crosstalk(), hop_s)?)
+            Some(Crosstalk::new(
+                config.crosstalk(),
+                geometry.hop,
+                geometry.rate,
+            )?)
         } else {
             None
         };
@@ -188,17 +192,33 @@ impl CallAnalyzer {
             match frames {
                 [Some(a), Some(b)] if !a.gap && !b.gap => {
                     let floors = [self.vads[0].band_floor(), self.vads[1].band_floor()];
-                    crosstalk.process(&mut bands, floors);
+                    let hops = [self.parties[0].last_hop(), self.parties[1].last_hop()];
+                    crosstalk.process(&mut bands, floors, Some(hops));
                 }
                 _ => crosstalk.reset_history(),
             }
         }
-        for ((f, vad), band_power) in frames.iter_mut().zip(&mut self.vads).zip(bands) {
+        // Each detector hears whether the other party was talking (its last frame's decision)
+        // while a leakage path from the other party into this channel has been found: only
+        // then is a second voice mixed into this channel, lowering its periodicity.
+        let path = |from: usize| self.crosstalk.as_ref().is_some_and(|x| x.path_found(from));
+        let talking = [
+            self.vads.get(1).is_some_and(Vad::active) && path(1),
+            self.vads.first().is_some_and(Vad::active) && path(0),
+        ];
+        for (((f, vad), band_power), other_talking) in frames
+            .iter_mut()
+            .zip(&mut self.vads)
+            .zip(bands)
+            .zip(talking)
+        {
             if let Some(f) = f {
                 f.speech = vad.process(&VadInput {
                     clarity: f.voicing,
                     band_power,
+                    raw_band_power: f.band_power,
                     gap: f.gap,
+                    other_talking,
                 });
                 f.active = vad.active();
             }

@@ -3,7 +3,10 @@
 //!
 //! Built once per party with everything preallocated; [`PartyAnalyzer::push`] runs the chain on
 //! a block and queues the finished frames in a fixed-capacity queue for the call analyser to
-//! align with the other party's.
+//! align with the other party's. Each queued frame keeps the newest hop of samples of its
+//! analysis window (in a fixed ring beside the queue), so the call can compare the two
+//! channels' waveforms over the very windows the band powers were measured on
+//! ([`crate::crosstalk`]).
 
 use std::collections::VecDeque;
 
@@ -32,7 +35,26 @@ pub struct PartyAnalyzer {
     spec: PartySpec,
     chain: Chain,
     queue: VecDeque<PartyFeatures>,
+    /// The window tails of the queued frames, slot `(head + k) % QUEUE_FRAMES` for the `k`-th.
+    hops: HopRing,
+    /// The window tail of the frame last taken with [`PartyAnalyzer::pop`].
+    last_hop: Vec<f32>,
     stats: PartyStats,
+}
+
+/// The newest `hop` samples of each queued frame's window, in step with the feature queue.
+#[derive(Debug)]
+struct HopRing {
+    samples: Vec<f32>,
+    hop: usize,
+    head: usize,
+}
+
+impl HopRing {
+    fn slot(&mut self, k: usize) -> &mut [f32] {
+        let s = (self.head + k) % QUEUE_FRAMES;
+        &mut self.samples[s * self.hop..(s + 1) * self.hop]
+    }
 }
 
 struct Chain {
@@ -71,6 +93,12 @@ impl PartyAnalyzer {
                 scratch: vec![0.0; SCRATCH],
             },
             queue: VecDeque::with_capacity(QUEUE_FRAMES),
+            hops: HopRing {
+                samples: vec![0.0; QUEUE_FRAMES * geometry.hop],
+                hop: geometry.hop,
+                head: 0,
+            },
+            last_hop: vec![0.0; geometry.hop],
             stats: PartyStats::new(geometry.hop as f64 / f64::from(geometry.rate)),
             spec,
         })
@@ -96,9 +124,22 @@ impl PartyAnalyzer {
         self.queue.len()
     }
 
-    /// Takes the oldest finished frame.
+    /// Takes the oldest finished frame; the newest hop of samples of its window is then
+    /// [`PartyAnalyzer::last_hop`].
     pub fn pop(&mut self) -> Option<PartyFeatures> {
-        self.queue.pop_front()
+        let f = self.queue.pop_front()?;
+        let Self { hops, last_hop, .. } = self;
+        last_hop.copy_from_slice(hops.slot(0));
+        hops.head = (hops.head + 1) % QUEUE_FRAMES;
+        Some(f)
+    }
+
+    /// The newest `hop` samples of the analysis window (at the analysis rate, after the DC
+    /// blocker) of the frame last taken with [`PartyAnalyzer::pop`]: one frame's tail after
+    /// another is the channel's signal, running `margin` samples ahead of the frames' hops, so
+    /// the last `window` of them are the frame's window. Zeros before the first frame.
+    pub fn last_hop(&self) -> &[f32] {
+        &self.last_hop
     }
 
     /// Counts a frame whose voice activity has been decided into the statistics.
@@ -118,6 +159,7 @@ impl PartyAnalyzer {
         let Self {
             chain,
             queue,
+            hops,
             stats,
             ..
         } = self;
@@ -129,7 +171,15 @@ impl PartyAnalyzer {
             scratch,
         } = chain;
         resampler.process(&block.samples, |converted| {
-            run_frames(converted, dc, framer, features, scratch, queue, stats);
+            run_frames(
+                converted,
+                dc,
+                framer,
+                features,
+                scratch,
+                (queue, hops),
+                stats,
+            );
         })
     }
 
@@ -141,6 +191,7 @@ impl PartyAnalyzer {
         let Self {
             chain,
             queue,
+            hops,
             stats,
             ..
         } = self;
@@ -152,11 +203,24 @@ impl PartyAnalyzer {
             scratch,
         } = chain;
         resampler.finish(|converted| {
-            run_frames(converted, dc, framer, features, scratch, queue, stats);
+            run_frames(
+                converted,
+                dc,
+                framer,
+                features,
+                scratch,
+                (queue, hops),
+                stats,
+            );
         })?;
         framer.finish(|frame| {
             let f = features.process(&frame);
-            enqueue(queue, stats, f);
+            enqueue(
+                (queue, hops),
+                stats,
+                f,
+                &frame.window[frame.window.len() - frame.hop.len()..],
+            );
         });
         Ok(())
     }
@@ -168,7 +232,7 @@ fn run_frames(
     framer: &mut Framer,
     features: &mut FeatureExtractor,
     scratch: &mut [f32],
-    queue: &mut VecDeque<PartyFeatures>,
+    (queue, hops): (&mut VecDeque<PartyFeatures>, &mut HopRing),
     stats: &mut PartyStats,
 ) {
     for piece in converted.chunks(scratch.len()) {
@@ -177,16 +241,29 @@ fn run_frames(
         dc.process(buf);
         framer.push(buf, |frame| {
             let f = features.process(&frame);
-            enqueue(queue, stats, f);
+            enqueue(
+                (&mut *queue, &mut *hops),
+                stats,
+                f,
+                &frame.window[frame.window.len() - frame.hop.len()..],
+            );
         });
     }
 }
 
-fn enqueue(queue: &mut VecDeque<PartyFeatures>, stats: &mut PartyStats, f: PartyFeatures) {
+fn enqueue(
+    (queue, hops): (&mut VecDeque<PartyFeatures>, &mut HopRing),
+    stats: &mut PartyStats,
+    f: PartyFeatures,
+    hop: &[f32],
+) {
     if queue.len() == QUEUE_FRAMES {
         // The other party is more than QUEUE_FRAMES behind: keep memory bounded, count it.
         queue.pop_front();
+        hops.head = (hops.head + 1) % QUEUE_FRAMES;
         stats.record_queue_drop();
     }
+    let k = queue.len();
+    hops.slot(k).copy_from_slice(hop);
     queue.push_back(f);
 }

@@ -26,6 +26,11 @@ pub struct ConversationConfig {
     /// A short spurt in a silence of the holder counts as a backchannel when the holder's
     /// silence around it lasts at most this long (default 1000).
     pub pause_backchannel_ms: f32,
+    /// Two spurts of one party separated by a silence at most this long are one stretch of
+    /// talk for the overlap rules (a pause inside an utterance, a detector that drops out for
+    /// a moment): a holder who pauses this briefly still holds, and resumes as the holder, not
+    /// as a newcomer; a newcomer's talk runs on across such a pause (default 300).
+    pub join_pause_ms: f32,
     /// Both parties silent at least this long while the call is active is dead air
     /// (default 5000).
     pub dead_air_ms: f32,
@@ -47,6 +52,7 @@ impl Default for ConversationConfig {
             turn_end_ms: 500.0,
             min_overlap_ms: 100.0,
             pause_backchannel_ms: 1000.0,
+            join_pause_ms: 300.0,
             dead_air_ms: 5000.0,
             monologue_ms: 30_000.0,
             interrupt_alert_debounce_ms: 10_000.0,
@@ -61,7 +67,7 @@ impl ConversationConfig {
     /// # Errors
     /// [`ConfigError`] naming the field out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fields: [(&'static str, f32, f32, f32); 9] = [
+        let fields: [(&'static str, f32, f32, f32); 10] = [
             (
                 "conversation.min_backchannel_ms",
                 self.min_backchannel_ms,
@@ -86,6 +92,12 @@ impl ConversationConfig {
                 self.pause_backchannel_ms,
                 0.0,
                 10_000.0,
+            ),
+            (
+                "conversation.join_pause_ms",
+                self.join_pause_ms,
+                0.0,
+                2_000.0,
             ),
             (
                 "conversation.dead_air_ms",

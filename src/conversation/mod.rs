@@ -21,11 +21,15 @@
 //! when the next turn started in overlap (the floor-transfer offset of Heldner and Edlund).
 //!
 //! ## Overlaps
-//! An overlap begins when a party (the **newcomer**) starts a spurt while the other (the
-//! **holder**) is in one; if both start in the same frame, the floor holder is the holder (and
+//! For the overlap rules a party's spurts separated by a pause of at most `join_pause_ms` are
+//! one stretch of **talk** (a pause inside an utterance, or the detector dropping out for a
+//! moment in double talk). An overlap begins when a party (the **newcomer**) starts talking
+//! while the other (the **holder**) is talking (in a spurt, or paused no longer than
+//! `join_pause_ms`); a holder who resumes after such a pause is still the holder, not a
+//! newcomer; if both start in the same frame, the floor holder is the holder (and
 //! with nobody holding the floor, as after a gap, the overlap is not classified). It is
 //! classified as soon as the evidence is in:
-//! * **backchannel**: the newcomer's spurt ends shorter than `backchannel_max_ms` (about 0.5 s,
+//! * **backchannel**: the newcomer's talk ends shorter than `backchannel_max_ms` (about 0.5 s,
 //!   the usual upper bound of "mm-hmm", "yeah"; R. Gravano and J. Hirschberg, "Turn-taking
 //!   cues in task-oriented dialogue", Comput. Speech Lang. 25(3), 2011);
 //! * **turn-end overlap** (collaborative, E. A. Schegloff's "terminal overlap", "Overlapping
@@ -113,6 +117,9 @@ struct PartyState {
     run: Option<Run>,
     /// Last active frame of any spurt.
     last_active: Option<u64>,
+    /// Start of the party's current stretch of talk: spurts joined across pauses of at most
+    /// `join_pause_ms`.
+    talk_start: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -129,6 +136,9 @@ struct Episode {
     holder_start: u64,
     newcomer_end: Option<u64>,
     holder_end: Option<u64>,
+    /// The holder started a new stretch of talk after the newcomer's spurt ended: the
+    /// newcomer's talk is over even within `join_pause_ms`.
+    newcomer_closed: bool,
     decision: Option<Decision>,
 }
 
@@ -155,6 +165,7 @@ struct Frames {
     turn_end: u64,
     min_overlap: u64,
     pause: u64,
+    join: u64,
     dead_air: u64,
     monologue: u64,
     debounce: u64,
@@ -199,6 +210,7 @@ impl Conversation {
                 turn_end: frames(config.turn_end_ms),
                 min_overlap: frames(config.min_overlap_ms),
                 pause: frames(config.pause_backchannel_ms),
+                join: ((f64::from(config.join_pause_ms) / 1000.0 / hop_s).round() as u64),
                 dead_air: frames(config.dead_air_ms),
                 monologue: frames(config.monologue_ms),
                 debounce: frames(config.interrupt_alert_debounce_ms),
@@ -295,15 +307,45 @@ impl Conversation {
         self.end_silence(last + 1, emit);
     }
 
+    /// The start of `role`'s stretch of talk at frame `i`: its current spurt's, or, while it
+    /// has been silent at most `join_pause_ms`, the one before the pause.
+    fn talking_since(&self, role: Role, i: u64) -> Option<u64> {
+        let state = &self.parties[role.index()];
+        if state.run.is_some() {
+            return state.talk_start;
+        }
+        match (state.talk_start, state.last_active) {
+            (Some(start), Some(last)) if i <= last + 1 + self.n.join => Some(start),
+            _ => None,
+        }
+    }
+
     fn start_run(&mut self, role: Role, i: u64, emit: &mut dyn FnMut(Output)) {
+        let resumed = self.talking_since(role, i);
+        let other = role.other();
+        if resumed.is_none() && self.parties[other.index()].run.is_none() {
+            // A new stretch of talk: the other party's spurts that ended before it are over,
+            // so their episodes can be decided now (a short spurt in this party's pause is
+            // then a backchannel candidate before the check below).
+            let mut closed = false;
+            for e in self.episodes.iter_mut().flatten() {
+                if e.newcomer == other && e.newcomer_end.is_some() {
+                    e.newcomer_closed = true;
+                    closed = true;
+                }
+            }
+            if closed {
+                self.resolve(i, false, emit);
+            }
+        }
         let state = &mut self.parties[role.index()];
         state.run = Some(Run {
             start: i,
             last_active: i,
         });
         state.last_active = Some(i);
+        state.talk_start = Some(resumed.unwrap_or(i));
         self.end_silence(i, emit);
-        let other = role.other();
         // The other party's short spurt in this party's pause was a backchannel.
         if let Some(c) = self.pause
             && c.by == other
@@ -320,10 +362,22 @@ impl Conversation {
             }
             self.pause = None;
         }
-        let Some(other_run) = self.parties[other.index()].run else {
+        if let Some(talk) = resumed {
+            // A pause inside this party's talk is over: its episodes go on.
+            for e in self.episodes.iter_mut().flatten() {
+                if e.newcomer == role && e.start == talk {
+                    e.newcomer_end = None;
+                }
+                if e.holder == role && e.holder_start == talk {
+                    e.holder_end = None;
+                }
+            }
+            return;
+        }
+        let Some(other_start) = self.talking_since(other, i) else {
             return;
         };
-        let (newcomer, holder, holder_start) = if other_run.start == i {
+        let (newcomer, holder, holder_start) = if other_start == i {
             match self.floor {
                 Some(t) if t.who == other => (role, other, i),
                 Some(_) => (other, role, i),
@@ -332,7 +386,7 @@ impl Conversation {
                 None => return,
             }
         } else {
-            (role, other, other_run.start)
+            (role, other, other_start)
         };
         let episode = Episode {
             newcomer,
@@ -341,6 +395,7 @@ impl Conversation {
             holder_start,
             newcomer_end: None,
             holder_end: None,
+            newcomer_closed: false,
             decision: None,
         };
         if let Some(slot) = self.episodes.iter_mut().find(|e| e.is_none()) {
@@ -353,13 +408,14 @@ impl Conversation {
 
     fn end_run(&mut self, role: Role, run: Run) {
         self.stats.talk(role, run.frames());
+        let talk = self.parties[role.index()].talk_start.unwrap_or(run.start);
         let mut in_episode = false;
         for e in self.episodes.iter_mut().flatten() {
-            if e.newcomer == role && e.start == run.start {
+            if e.newcomer == role && e.start == talk {
                 e.newcomer_end = Some(run.last_active);
                 in_episode = true;
             }
-            if e.holder == role && e.holder_start == run.start {
+            if e.holder == role && e.holder_start == talk {
                 e.holder_end = Some(run.last_active);
             }
         }
@@ -401,19 +457,25 @@ impl Conversation {
     }
 
     /// The last active frame of an episode party's spurt and whether that spurt has ended.
+    /// The last active frame of an episode party's talk that started at `start`, and whether
+    /// that talk is over (silent longer than `join_pause_ms` at frame `i`).
     fn spurt_end(
         &self,
         role: Role,
         start: u64,
         ended: Option<u64>,
+        i: u64,
         finishing: bool,
     ) -> (u64, bool) {
-        if let Some(end) = ended {
-            return (end, true);
+        let state = &self.parties[role.index()];
+        if let Some(run) = state.run
+            && state.talk_start == Some(start)
+        {
+            return (run.last_active, finishing);
         }
-        match self.parties[role.index()].run {
-            Some(run) if run.start == start => (run.last_active, finishing),
-            _ => (start, true),
+        match ended {
+            Some(end) => (end, finishing || i > end + 1 + self.n.join),
+            None => (start, true),
         }
     }
 
@@ -422,8 +484,15 @@ impl Conversation {
             let Some(mut e) = self.episodes[k] else {
                 continue;
             };
-            let (la_q, q_final) = self.spurt_end(e.newcomer, e.start, e.newcomer_end, finishing);
-            let (la_p, p_final) = self.spurt_end(e.holder, e.holder_start, e.holder_end, finishing);
+            let (la_q, q_final) = self.spurt_end(
+                e.newcomer,
+                e.start,
+                e.newcomer_end,
+                i,
+                finishing || e.newcomer_closed,
+            );
+            let (la_p, p_final) =
+                self.spurt_end(e.holder, e.holder_start, e.holder_end, i, finishing);
             let overlapped = la_p >= e.start;
             if e.decision.is_none() {
                 let talked = la_q + 1 - e.start;

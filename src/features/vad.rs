@@ -34,6 +34,13 @@
 //!    hangover of ITU-T G.729 Annex B and of the AMR VAD): pauses between words are bridged,
 //!    while a short backchannel is not padded by the full hangover.
 //!
+//! In a two-party call ([`crate::call`]) the detector also hears whether the other party was
+//! talking in the previous frame while its voice has been found mixed into this channel
+//! ([`VadInput::other_talking`]). The second voice lowers the periodicity of the mixture, so
+//! onsets then need only [`VadConfig::double_talk_onset_frames`] frames of clarity
+//! [`VadConfig::double_talk_clarity`]. The noise floors are tracked on the band powers before
+//! crosstalk compensation ([`VadInput::raw_band_power`]).
+//!
 //! Everything lives in fixed-size fields sized in [`Vad::new`]; [`Vad::process`] does not
 //! allocate, does not panic, and treats non-finite inputs as non-speech without updating its
 //! state. It costs a few dozen floating-point operations and two logarithms per frame; the band
@@ -77,10 +84,21 @@ pub struct VadConfig {
     /// Pitch clarity at which a frame counts as voiced for keeping speech going (see
     /// `max_unvoiced_ms`); at most `voiced_clarity` (default 0.6).
     pub sustain_clarity: f32,
+    /// Pitch clarity at which a frame counts as voiced for a speech onset while the other
+    /// party of a call is talking; at most `voiced_clarity` (default 0.5). The other voice
+    /// leaks into this channel and, being periodic at another pitch, lowers the periodicity
+    /// of the mixture: with a voice `x` dB weaker mixed in, the clarity of a clean vowel drops
+    /// by a factor of about `1 / (1 + 10^(x/10))`. Single-channel analysis never uses it.
+    pub double_talk_clarity: f32,
     /// Window in ms over which onset evidence is counted, at most 320 (default 50).
     pub onset_window_ms: f32,
     /// Voiced active frames needed within `onset_window_ms` to start speech (default 3).
     pub onset_voiced_frames: u32,
+    /// Voiced active frames needed within `onset_window_ms` to start speech while the other
+    /// party of a call is talking; at most `onset_voiced_frames` (default 2). With the other
+    /// voice mixed in, fewer frames pass the clarity test, and a late onset delays every
+    /// overlap decision.
+    pub double_talk_onset_frames: u32,
     /// How far below the channel's tracked speech level, in dB, a frame may lie and still be
     /// this channel's talker; quieter frames are taken for crosstalk or echo (default 18).
     pub relative_db: f32,
@@ -110,8 +128,10 @@ impl Default for VadConfig {
             release_threshold_db: 5.0,
             voiced_clarity: 0.8,
             sustain_clarity: 0.6,
+            double_talk_clarity: 0.5,
             onset_window_ms: 50.0,
             onset_voiced_frames: 3,
+            double_talk_onset_frames: 2,
             relative_db: 18.0,
             level_decay_db_per_s: 0.2,
             min_level_dbfs: -65.0,
@@ -145,6 +165,13 @@ impl VadConfig {
             " (at most vad.voiced_clarity)",
         )?;
         in_range(
+            "vad.double_talk_clarity",
+            self.double_talk_clarity,
+            0.0,
+            self.voiced_clarity,
+            " (at most vad.voiced_clarity)",
+        )?;
+        in_range(
             "vad.onset_window_ms",
             self.onset_window_ms,
             10.0,
@@ -155,6 +182,14 @@ impl VadConfig {
             return Err(ConfigError::new(
                 "vad.onset_voiced_frames",
                 format!("must lie in [1, {MAX_ONSET_FRAMES}]"),
+            ));
+        }
+        if self.double_talk_onset_frames == 0
+            || self.double_talk_onset_frames > self.onset_voiced_frames
+        {
+            return Err(ConfigError::new(
+                "vad.double_talk_onset_frames",
+                "must lie in [1, vad.onset_voiced_frames]",
             ));
         }
         in_range("vad.relative_db", self.relative_db, 3.0, 120.0, " dB")?;
@@ -201,6 +236,13 @@ pub struct VadInput {
     pub band_power: [f32; BANDS],
     /// The frame lies in a gap of the input.
     pub gap: bool,
+    /// The band powers before any crosstalk compensation (for a single channel, the same as
+    /// `band_power`). The noise floors are tracked on these: a compensation that sets a band
+    /// to the floor must not pull the floor itself down.
+    pub raw_band_power: [f32; BANDS],
+    /// The other party of the call was talking in the previous frame (double talk possible:
+    /// onsets need only `double_talk_clarity`); `false` for a single channel.
+    pub other_talking: bool,
 }
 
 /// Sums the one-sided power spectrum `power` (bins `bin_hz` apart, of a window of `window`
@@ -408,7 +450,15 @@ impl Vad {
         } else {
             0.0
         };
-        self.track_floor(&input.band_power);
+        let raw_valid = input
+            .raw_band_power
+            .iter()
+            .all(|p| p.is_nan() || (p.is_finite() && *p >= 0.0));
+        self.track_floor(if raw_valid {
+            &input.raw_band_power
+        } else {
+            &input.band_power
+        });
 
         // Band SNR: mean of the per-band power-to-floor ratios.
         let (mut ratio_sum, mut total, mut n) = (0.0f32, 0.0f32, 0u32);
@@ -430,7 +480,12 @@ impl Vad {
             self.speech_level_db.is_nan() || level_db >= self.speech_level_db - margin
         };
         let onset_active = audible && snr_db >= c.threshold_db && own(c.relative_db);
-        let voiced = onset_active && clarity >= c.voiced_clarity;
+        let onset_clarity = if input.other_talking {
+            c.double_talk_clarity
+        } else {
+            c.voiced_clarity
+        };
+        let voiced = onset_active && clarity >= onset_clarity;
         self.voiced_history = (self.voiced_history << 1) | u32::from(voiced);
 
         self.unvoiced_run = if onset_active && clarity >= c.sustain_clarity {
@@ -454,7 +509,13 @@ impl Vad {
             } else {
                 self.in_speech = false;
             }
-        } else if (self.voiced_history & self.onset_mask).count_ones() >= c.onset_voiced_frames {
+        } else if (self.voiced_history & self.onset_mask).count_ones()
+            >= if input.other_talking {
+                c.double_talk_onset_frames
+            } else {
+                c.onset_voiced_frames
+            }
+        {
             self.in_speech = true;
             self.last_active = true;
             self.speech_run = 0;
@@ -652,7 +713,9 @@ mod tests {
                 let input = VadInput {
                     clarity: c,
                     band_power: [v; BANDS],
+                    raw_band_power: [v; BANDS],
                     gap: false,
+                    other_talking: false,
                 };
                 let _ = vad.process(&input);
             }
@@ -660,7 +723,9 @@ mod tests {
         let nan = VadInput {
             clarity: 1.0,
             band_power: [f32::NAN; BANDS],
+            raw_band_power: [f32::NAN; BANDS],
             gap: false,
+            other_talking: false,
         };
         assert!(!vad.process(&nan));
         let mut out = [0.0; BANDS];
@@ -703,6 +768,14 @@ mod tests {
         );
         assert_eq!(bad(|c| c.onset_window_ms = 1000.0), "vad.onset_window_ms");
         assert_eq!(bad(|c| c.hangover_ms = -1.0), "vad.hangover_ms");
+        assert_eq!(
+            bad(|c| c.double_talk_clarity = 0.9),
+            "vad.double_talk_clarity"
+        );
+        assert_eq!(
+            bad(|c| c.double_talk_onset_frames = 4),
+            "vad.double_talk_onset_frames"
+        );
         assert!(VadConfig::default().validate().is_ok());
         let raw: VadConfig = serde_json::from_str(r#"{"hangover_ms": 200}"#).expect("parses");
         assert_eq!(raw.hangover_ms, 200.0);

@@ -50,9 +50,11 @@
 //!
 //! * **Speech extent** of a placement: over the placed clean clip (cut, resampled,
 //!   gain-applied), 10 ms frames from the clip's start; the extent runs from the first to the
-//!   last frame whose RMS is within 35 dB of the clip's loudest frame and above −60 dBFS
-//!   ([`speech_extent`]). Leading and trailing silence of the source is excluded; internal
-//!   pauses are not split (one extent per placement). A placement without such a frame has no
+//!   last frame whose RMS is within 35 dB of the clip's loudest frame and above −60 dBFS,
+//!   counting only runs of at least three such frames in a row (30 ms: a click before the
+//!   speech is not its start) ([`speech_extent`]). Leading and trailing silence of the source
+//!   is excluded; internal pauses are not split (one extent per placement). A placement
+//!   without such a run has no
 //!   utterance.
 //! * **Utterance**: one per placement's extent.
 //! * **Backchannel**: an utterance shorter than [`BACKCHANNEL_MAX_S`] (0.5 s) that either
@@ -125,6 +127,6 @@ pub use script::{
 };
 pub use truth::{
     BACKCHANNEL_MAX_S, BACKCHANNEL_PAUSE_MAX_S, Backchannel, EXTENT_FLOOR_DBFS, EXTENT_FRAME_S,
-    EXTENT_RANGE_DB, Interruption, Overlap, SimulationInfo, TURN_END_S, Truth, TruthRules, Turn,
-    Utterance, speech_extent,
+    EXTENT_MIN_RUN_FRAMES, EXTENT_RANGE_DB, Interruption, Overlap, SimulationInfo, TURN_END_S,
+    Truth, TruthRules, Turn, Utterance, speech_extent,
 };

@@ -23,8 +23,12 @@ pub const EXTENT_FRAME_S: f64 = 0.01;
 /// A frame belongs to the speech extent when its RMS is within this many dB of the clip's
 /// loudest frame ...
 pub const EXTENT_RANGE_DB: f64 = 35.0;
-/// ... and above this level (dBFS, RMS of the frame; a full-scale sine is −3 dBFS).
+/// ... and above this level (dBFS, RMS of the frame; a full-scale sine is −3 dBFS) ...
 pub const EXTENT_FLOOR_DBFS: f64 = -60.0;
+/// ... and lies in a run of at least this many such frames in a row: an isolated frame or
+/// two (a click at the start of a recording, a lip smack) separated from the speech by
+/// silence is not speech.
+pub const EXTENT_MIN_RUN_FRAMES: usize = 3;
 
 /// The thresholds of the ground-truth rules; [`Default`] gives the public constants.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -157,7 +161,8 @@ pub struct Truth {
 
 /// The speech extent of a clip as a range of samples `[first, end)`: from the first to the
 /// last 10 ms frame whose RMS is within [`EXTENT_RANGE_DB`] of the loudest frame and above
-/// [`EXTENT_FLOOR_DBFS`]. `None` when no frame qualifies (a silent clip).
+/// [`EXTENT_FLOOR_DBFS`], counting only runs of at least [`EXTENT_MIN_RUN_FRAMES`] such
+/// frames. `None` when there is no such run (a silent clip, or clicks only).
 pub fn speech_extent(clip: &[f32], rate: u32) -> Option<(usize, usize)> {
     let hop = ((f64::from(rate) * EXTENT_FRAME_S).round() as usize).max(1);
     let powers: Vec<f64> = clip
@@ -170,9 +175,13 @@ pub fn speech_extent(clip: &[f32], rate: u32) -> Option<(usize, usize)> {
     }
     let threshold =
         (loudest * 10f64.powf(-EXTENT_RANGE_DB / 10.0)).max(10f64.powf(EXTENT_FLOOR_DBFS / 10.0));
-    let qualifies = |p: &f64| *p >= threshold && *p > 10f64.powf(EXTENT_FLOOR_DBFS / 10.0);
-    let first = powers.iter().position(qualifies)?;
-    let last = powers.iter().rposition(qualifies)?;
+    let qualifies: Vec<bool> = powers
+        .iter()
+        .map(|&p| p >= threshold && p > 10f64.powf(EXTENT_FLOOR_DBFS / 10.0))
+        .collect();
+    let mut runs = qualifies.windows(EXTENT_MIN_RUN_FRAMES.max(1));
+    let first = runs.clone().position(|w| w.iter().all(|&q| q))?;
+    let last = runs.rposition(|w| w.iter().all(|&q| q))? + EXTENT_MIN_RUN_FRAMES.max(1) - 1;
     Some((first * hop, ((last + 1) * hop).min(clip.len())))
 }
 
@@ -493,6 +502,11 @@ mod tests {
         assert_eq!(speech_extent(&clip, rate), Some((2000, 10_000)));
         assert_eq!(speech_extent(&[0.0; 100], rate), None);
         assert_eq!(speech_extent(&[1e-5; 1000], rate), None, "below -60 dBFS");
+        // A 10 ms click 0.5 s before the burst is not where the speech starts.
+        for s in clip.iter_mut().take(80) {
+            *s = 0.3;
+        }
+        assert_eq!(speech_extent(&clip, rate), Some((2000, 10_000)));
     }
 
     #[test]

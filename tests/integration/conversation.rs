@@ -223,3 +223,27 @@ fn bad_thresholds_are_named() {
     let e = Conversation::new(&bad, 0.01).unwrap_err();
     assert!(e.to_string().contains("conversation.dead_air_ms"), "{e}");
 }
+
+#[test]
+fn a_holder_resuming_after_a_short_pause_is_not_a_newcomer() {
+    // The agent holds the floor, its detector drops out for 0.29 s (1.99 → 2.28 s, hangover
+    // included until 2.2 s); the caller starts at 2.1 s in that pause and talks over the
+    // agent's resumed speech.
+    let frames = script(&[(0.0, 2.0), (2.28, 5.0)], &[(2.1, 4.0)], 6.0, &[]);
+    let (events, _) = run(&frames, &ConversationConfig::default());
+    let ints = of(&events, EventKind::Interruption);
+    assert_eq!(ints.len(), 1, "{events:?}");
+    assert_eq!(ints[0].party, Some(Role::Caller));
+    assert!((ints[0].start - 2.1).abs() < 0.015, "{ints:?}");
+    // Without joining, the agent's resumption looked like the agent interrupting the caller.
+    let config = ConversationConfig {
+        join_pause_ms: 0.0,
+        ..ConversationConfig::default()
+    };
+    let (events, _) = run(&frames, &config);
+    let ints = of(&events, EventKind::Interruption);
+    assert!(
+        ints.iter().any(|e| e.party == Some(Role::Agent)),
+        "{events:?}"
+    );
+}

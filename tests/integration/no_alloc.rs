@@ -63,6 +63,22 @@ fn call_analysis_does_not_allocate_per_frame() {
 }
 
 #[test]
+fn call_analysis_with_a_leak_does_not_allocate_per_frame() {
+    // The agent leaks into the caller's channel 6 dB down, 12.5 ms late: the waveform test of
+    // the crosstalk stage finds the path and works on every frame.
+    let (rate, ch) = read_wav(&demo_call());
+    let n = rate as usize * 30;
+    let caller: Vec<f32> = (0..n)
+        .map(|i| ch[1][i] + if i >= 100 { 0.5 * ch[0][i - 100] } else { 0.0 })
+        .collect();
+    let source = MemorySource::new(vec![
+        (Role::Agent, rate, ch[0][..n].to_vec()),
+        (Role::Caller, rate, caller),
+    ]);
+    run_guarded(AnalysisConfig::default(), source, 2900);
+}
+
+#[test]
 fn resampled_analysis_does_not_allocate_per_frame() {
     // 16 kHz and 44.1 kHz parties resampled to 8 kHz.
     let (rate, ch) = read_wav(&ami("FEE013.wav"));

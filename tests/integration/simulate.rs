@@ -469,14 +469,19 @@ fn random_set_from_shared_data_has_every_class() {
         let (script, options) = random_script(seed, &pool, &opts).unwrap();
         let call = render(&script, &options).unwrap();
         let t = &call.truth;
-        if t.count(OverlapClass::TurnEnd) == 0
-            || t.count(OverlapClass::Interruption) == 0
-            || t.count(OverlapClass::Backchannel) == 0
-        {
+        // Turn ends and interruptions are dealt in every block of five transitions, so every
+        // call has both; backchannels are drawn per utterance (probability 0.4), so a call may
+        // lack them (seed 3 has none since the truth stopped counting clicks as speech: the
+        // clips' lengths, and with them the random draws, moved) and the set is checked below.
+        if t.count(OverlapClass::TurnEnd) == 0 || t.count(OverlapClass::Interruption) == 0 {
             without += 1;
         }
         counts.add(t);
     }
     println!("12 random calls from {}: {counts:?}", dir.display());
-    assert_eq!(without, 0, "{without} calls lack a class");
+    assert_eq!(
+        without, 0,
+        "{without} calls lack a turn end or an interruption"
+    );
+    assert!(counts.backchannel >= 24, "{counts:?}");
 }

@@ -155,9 +155,13 @@ impl PartyAnalyzer {
             run_frames(converted, dc, framer, features, scratch, queue, stats);
         })?;
         framer.finish(|frame| {
-            let f = features.process(&frame);
-            enqueue(queue, stats, f);
+            if let Some(f) = features.process(&frame) {
+                enqueue(queue, stats, f);
+            }
         });
+        while let Some(f) = features.flush() {
+            enqueue(queue, stats, f);
+        }
         Ok(())
     }
 }
@@ -176,8 +180,9 @@ fn run_frames(
         buf.copy_from_slice(piece);
         dc.process(buf);
         framer.push(buf, |frame| {
-            let f = features.process(&frame);
-            enqueue(queue, stats, f);
+            if let Some(f) = features.process(&frame) {
+                enqueue(queue, stats, f);
+            }
         });
     }
 }

@@ -11,9 +11,10 @@
 //! period of telephone speech whose fundamental is filtered out.
 //!
 //! Refinements that look back at the previous frame only:
-//! * **Octave-jump guard**: when MPM's pick lies an octave above the previous voiced frame's
-//!   F0 and a key maximum at least as strong continues the previous period, the period
-//!   continues (the missing-fundamental error of telephone speech).
+//! * **Continuity guard**: when MPM's pick does not continue the previous voiced frame's
+//!   period (within 18 %) and a key maximum at least as high does, that one is taken: among
+//!   maxima of nearly equal height a continuing track is likelier than a jump (mostly the
+//!   octave jump of telephone speech, whose fundamental is missing).
 //! * **Voicing hysteresis**: a stretch turns voiced at `voicing_threshold` and stays voiced
 //!   down to `continue_threshold` while F0 moves less than 18 % per frame.
 //! * **Level gate**: frames more than `level_gate_db` below the recent peak level (decaying
@@ -32,7 +33,7 @@
 //! **Bounded look-ahead** (`lookahead_frames`, default 2 = 20 ms at a 10 ms hop): a frame is
 //! decided once the next frames are in. A frame that continuous, clear-enough frames join to
 //! one clear enough to start voicing is an onset and needs only `continue_threshold`; at an
-//! onset the octave-jump guard takes the next frame's period when there is no previous one.
+//! onset the continuity guard takes the next frame's period when there is no previous one.
 //! [`PitchTracker::process`] then returns the estimate of an earlier frame, so each estimate
 //! belongs to the frame it was computed for and the latency is stated:
 //! [`PitchTracker::latency_frames`]. With `lookahead_frames` = 0 the tracker is causal.
@@ -415,12 +416,17 @@ impl PitchTracker {
         f0 >= self.config.min_hz * 0.97 && f0 <= self.config.max_hz * 1.03
     }
 
-    /// The key maximum of `a` that continues period `prev`, if MPM's pick `first` lies an
-    /// octave above it and that maximum is strong: the jump is then far less likely than a
-    /// continuing voice whose fundamental is missing (telephone speech).
-    fn octave_guard(a: &Analysis, first: (f32, f32, f32), prev: f32) -> Option<(f32, f32, f32)> {
-        let r = first.0 / prev;
-        if !(r > 0.5 / CONTINUITY_RATIO && r < 0.5 * CONTINUITY_RATIO) {
+    /// The key maximum of `a` that continues period `prev` when MPM's pick `first` does not:
+    /// the strongest one within `CONTINUITY_RATIO` of `prev`, if it reaches `CONTINUITY_MIN` of
+    /// the highest maximum and is at least as high as `first`. Among maxima of nearly equal
+    /// height, MPM takes the shortest period; a continuing track is the likelier choice (an
+    /// octave jump is mostly the missing fundamental of telephone speech).
+    fn continuity_guard(
+        a: &Analysis,
+        first: (f32, f32, f32),
+        prev: f32,
+    ) -> Option<(f32, f32, f32)> {
+        if continuous(first.0, prev) {
             return None;
         }
         a.peaks()
@@ -449,7 +455,7 @@ impl PitchTracker {
             self.prev_lag = None;
             return PitchEstimate::default();
         };
-        // Octave guard against the previous voiced frame or, at an onset, the next frame when
+        // Continuity with the previous voiced frame or, at an onset, with the next frame when
         // that one is clear enough to start voicing.
         let next_lag = (ahead > 0)
             .then(|| {
@@ -463,7 +469,7 @@ impl PitchTracker {
             .flatten();
         let reference = self.prev_lag.or(next_lag);
         let chosen = reference
-            .and_then(|prev| Self::octave_guard(&a, first, prev))
+            .and_then(|prev| Self::continuity_guard(&a, first, prev))
             .unwrap_or(first);
         let (lag, clarity, _) = chosen;
         let continuing = self.prev_lag.is_some_and(|prev| continuous(lag, prev));

@@ -439,21 +439,26 @@ impl PitchTracker {
     /// Decides the oldest pending frame with the frames after it and removes it.
     fn decide_oldest(&mut self) -> PitchEstimate {
         let size = self.pending.len();
-        let a = self.pending[self.head];
+        let head = self.head;
         // The frames after it in the same stretch: its look-ahead.
         let mut ahead = 0;
-        while ahead + 1 < self.len && !self.pending[(self.head + ahead + 1) % size].fresh {
+        while ahead + 1 < self.len && !self.pending[(head + ahead + 1) % size].fresh {
             ahead += 1;
         }
-        let head = self.head;
-        self.head = (self.head + 1) % size;
+        let (estimate, lag) = self.decide(head, ahead);
+        self.head = (head + 1) % size;
         self.len -= 1;
-        if a.fresh {
-            self.prev_lag = None;
-        }
+        self.prev_lag = lag;
+        estimate
+    }
+
+    /// The estimate of `pending[head]`, with `ahead` frames after it, and its lag when voiced.
+    fn decide(&self, head: usize, ahead: usize) -> (PitchEstimate, Option<f32>) {
+        let size = self.pending.len();
+        let a = &self.pending[head];
+        let prev_lag = if a.fresh { None } else { self.prev_lag };
         let Some(first) = a.first() else {
-            self.prev_lag = None;
-            return PitchEstimate::default();
+            return (PitchEstimate::default(), None);
         };
         // Continuity with the previous voiced frame or, at an onset, with the next frame when
         // that one is clear enough to start voicing.
@@ -467,12 +472,11 @@ impl PitchTracker {
                     .map(|p| p.0)
             })
             .flatten();
-        let reference = self.prev_lag.or(next_lag);
-        let chosen = reference
-            .and_then(|prev| Self::continuity_guard(&a, first, prev))
+        let (lag, clarity, _) = prev_lag
+            .or(next_lag)
+            .and_then(|reference| Self::continuity_guard(a, first, reference))
             .unwrap_or(first);
-        let (lag, clarity, _) = chosen;
-        let continuing = self.prev_lag.is_some_and(|prev| continuous(lag, prev));
+        let continuing = prev_lag.is_some_and(|prev| continuous(lag, prev));
         // Look-ahead: a frame that a stretch of continuous, clear-enough frames joins to a frame
         // clear enough to start voicing is an onset, held to the lower threshold.
         let mut onset = false;
@@ -500,12 +504,12 @@ impl PitchTracker {
         } else {
             self.config.voicing_threshold
         };
-        let voiced = a.loud_enough && self.score(&a, clarity) >= needed && self.in_range(lag);
-        self.prev_lag = voiced.then_some(lag);
-        PitchEstimate {
+        let voiced = a.loud_enough && self.score(a, clarity) >= needed && self.in_range(lag);
+        let estimate = PitchEstimate {
             f0_hz: voiced.then_some(self.rate / lag),
             clarity,
-        }
+        };
+        (estimate, voiced.then_some(lag))
     }
 }
 

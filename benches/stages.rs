@@ -95,7 +95,7 @@ fn stages(c: &mut Criterion) {
                     hop: &w[g.margin()..g.margin() + g.hop],
                     gap: false,
                 };
-                black_box(features.process(&frame))
+                black_box(features.process(&frame).map(|(f, _)| f))
             })
         },
     );

@@ -214,14 +214,13 @@ impl PartyAnalyzer {
             );
         })?;
         framer.finish(|frame| {
-            let f = features.process(&frame);
-            enqueue(
-                (queue, hops),
-                stats,
-                f,
-                &frame.window[frame.window.len() - frame.hop.len()..],
-            );
+            if let Some((f, tail)) = features.process(&frame) {
+                enqueue((&mut *queue, &mut *hops), stats, f, tail);
+            }
         });
+        while let Some((f, tail)) = features.flush() {
+            enqueue((&mut *queue, &mut *hops), stats, f, tail);
+        }
         Ok(())
     }
 }
@@ -240,13 +239,9 @@ fn run_frames(
         buf.copy_from_slice(piece);
         dc.process(buf);
         framer.push(buf, |frame| {
-            let f = features.process(&frame);
-            enqueue(
-                (&mut *queue, &mut *hops),
-                stats,
-                f,
-                &frame.window[frame.window.len() - frame.hop.len()..],
-            );
+            if let Some((f, tail)) = features.process(&frame) {
+                enqueue((&mut *queue, &mut *hops), stats, f, tail);
+            }
         });
     }
 }

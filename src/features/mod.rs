@@ -51,11 +51,25 @@ pub struct PartyFeatures {
 }
 
 /// The feature stages of one party.
+///
+/// The pitch tracker may decide a frame only after it has seen a few more
+/// ([`pitch::PitchConfig::lookahead_frames`]): the extractor then holds each frame's other
+/// features in a fixed ring until its pitch comes out, so [`FeatureExtractor::process`]
+/// returns the features of an earlier frame (in order, one per call once the ring is full)
+/// and [`FeatureExtractor::flush`] the last ones at the end of the stream.
 #[derive(Debug)]
 pub struct FeatureExtractor {
     spectrum: Spectrum,
     pitch: PitchTracker,
     momentary: MomentaryLoudness,
+    /// Frames waiting for their pitch: a ring of `latency + 1` slots.
+    pending: Vec<PartyFeatures>,
+    /// The newest `hop` samples of each waiting frame's window, slot by slot with `pending`
+    /// (the call compares the two channels' waveforms over them, see [`crate::crosstalk`]).
+    tails: Vec<f32>,
+    hop: usize,
+    head: usize,
+    len: usize,
 }
 
 impl FeatureExtractor {
@@ -65,15 +79,39 @@ impl FeatureExtractor {
     /// [`ConfigError`] when a stage rejects the configuration.
     pub fn new(config: &AnalysisConfig, geometry: FrameGeometry) -> Result<Self, ConfigError> {
         let pitch = PitchTracker::new(config.pitch(), geometry)?;
+        let empty = PartyFeatures {
+            speech: false,
+            active: false,
+            f0_hz: None,
+            voicing: 0.0,
+            loudness_db: 0.0,
+            lufs_m: 0.0,
+            gap: false,
+            agitation: None,
+            band_power: [0.0; BANDS],
+        };
+        let slots = pitch.latency_frames() + 1;
         Ok(Self {
+            tails: vec![0.0; slots * geometry.hop],
+            hop: geometry.hop,
             spectrum: Spectrum::new(geometry.window, geometry.rate, pitch.max_lag()),
+            pending: vec![empty; pitch.latency_frames() + 1],
+            head: 0,
+            len: 0,
             pitch,
             momentary: MomentaryLoudness::new(geometry.rate, geometry.hop),
         })
     }
 
-    /// Measures one frame.
-    pub fn process(&mut self, frame: &Frame<'_>) -> PartyFeatures {
+    /// Frames between a frame passed in and its features coming out (the pitch tracker's
+    /// look-ahead).
+    pub fn latency_frames(&self) -> usize {
+        self.pending.len() - 1
+    }
+
+    /// Measures one frame; returns the features of the frame [`Self::latency_frames`] frames
+    /// before it, once there is one, with the newest `hop` samples of that frame's window.
+    pub fn process(&mut self, frame: &Frame<'_>) -> Option<(PartyFeatures, &[f32])> {
         let loudness_db = loudness::rms_db(frame.hop);
         let lufs_m = self.momentary.process(frame.hop);
         self.spectrum.process(frame.window);
@@ -89,16 +127,39 @@ impl FeatureExtractor {
             frame.window.len(),
             &mut band_power,
         );
-        PartyFeatures {
+        let slot = (self.head + self.len) % self.pending.len();
+        let tail = &frame.window[frame.window.len().saturating_sub(self.hop)..];
+        let dest = &mut self.tails[slot * self.hop..(slot + 1) * self.hop];
+        dest[..tail.len()].copy_from_slice(tail);
+        self.pending[slot] = PartyFeatures {
             speech: false,
             active: false,
-            f0_hz: if frame.gap { None } else { pitch.f0_hz },
-            voicing: pitch.clarity,
+            f0_hz: None,
+            voicing: 0.0,
             loudness_db,
             lufs_m,
             gap: frame.gap,
             agitation: None,
             band_power,
-        }
+        };
+        self.len += 1;
+        pitch.map(|p| self.pop(p))
+    }
+
+    /// At the end of the stream: the features (and window tail) of the oldest frame still held
+    /// back, `None` when none is left.
+    pub fn flush(&mut self) -> Option<(PartyFeatures, &[f32])> {
+        let p = self.pitch.flush()?;
+        Some(self.pop(p))
+    }
+
+    fn pop(&mut self, pitch: pitch::PitchEstimate) -> (PartyFeatures, &[f32]) {
+        let slot = self.head;
+        let mut f = self.pending[slot];
+        self.head = (self.head + 1) % self.pending.len();
+        self.len -= 1;
+        f.f0_hz = if f.gap { None } else { pitch.f0_hz };
+        f.voicing = pitch.clarity;
+        (f, &self.tails[slot * self.hop..(slot + 1) * self.hop])
     }
 }

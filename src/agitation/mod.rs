@@ -147,7 +147,7 @@ impl Agitation {
     /// Processes one aligned frame: fills in the caller's `agitation` and calls `emit` for each
     /// alert this frame raises.
     pub fn process(&mut self, rec: &mut FrameRecord, emit: &mut dyn FnMut(Alert)) {
-        let t = self.music_guard();
+        let no_music = self.no_recent_music();
         let warn = self.model.thresholds.warn;
         let caller_agitated = self.score.is_some_and(|s| s >= warn);
 
@@ -171,7 +171,10 @@ impl Agitation {
                 } else {
                     Level::Normal
                 };
-                if let Some(sev) = self.caller_alarm.update(rec.index, level, spoke && t.quiet) {
+                if let Some(sev) = self
+                    .caller_alarm
+                    .update(rec.index, level, spoke && no_music)
+                {
                     let message = match sev {
                         Severity::Warn => {
                             "Caller agitation rising: acknowledge the frustration before solving"
@@ -197,7 +200,7 @@ impl Agitation {
             let calm = !self.loud_alarm_engaged();
             let prosody = &mut self.prosody[Role::Agent.index()];
             let spoke = prosody.process(f, calm);
-            let counting = spoke && t.quiet;
+            let counting = spoke && no_music;
             let (loud, pace) = match prosody.relative() {
                 Some(x) => {
                     let rate = prosody.stats().rate_syl_s;
@@ -272,14 +275,13 @@ impl Agitation {
         }
     }
 
-    /// Whether music was heard recently on either channel (alerts are held back then).
-    fn music_guard(&self) -> MusicGuard {
+    /// No music was heard on either channel within the last window (alerts are held back
+    /// while it was).
+    fn no_recent_music(&self) -> bool {
         let window = self.config.window_s;
-        let quiet = self
-            .prosody
+        self.prosody
             .iter()
-            .all(|p| p.since_music_s().is_none_or(|s| s > window));
-        MusicGuard { quiet }
+            .all(|p| p.since_music_s().is_none_or(|s| s > window))
     }
 
     fn raise(
@@ -292,11 +294,14 @@ impl Agitation {
         emit: &mut dyn FnMut(Alert),
     ) {
         let slot = match kind {
-            AlertKind::CallerAgitationRising => 0,
-            AlertKind::AgentLoudnessRising => 1,
-            _ => 2,
+            AlertKind::CallerAgitationRising => Some(0),
+            AlertKind::AgentLoudnessRising => Some(1),
+            AlertKind::AgentPaceFast => Some(2),
+            _ => None,
         };
-        self.stats.alerts[slot] += 1;
+        if let Some(slot) = slot {
+            self.stats.alerts[slot] += 1;
+        }
         emit(Alert {
             kind,
             t,
@@ -333,23 +338,19 @@ impl Agitation {
     }
 }
 
-struct MusicGuard {
-    quiet: bool,
-}
-
 impl AgitationStats {
     fn record(&mut self, t: f64, score: f32) {
         if self.peak.is_none_or(|(p, _)| score > p) {
             self.peak = Some((score, t));
         }
+        // A ring of one-second buckets: clear those skipped since the last score (at most all
+        // of them), then add to the current one.
         let bucket = (t / BUCKET_S).floor().max(0.0) as u64;
-        while self.bucket_index < bucket {
-            self.bucket_index += 1;
-            self.buckets[(self.bucket_index % BUCKETS as u64) as usize] = (0.0, 0);
-            if bucket - self.bucket_index > BUCKETS as u64 {
-                self.bucket_index = bucket - BUCKETS as u64;
-            }
+        let from = self.bucket_index.max(bucket.saturating_sub(BUCKETS as u64));
+        for b in from + 1..=bucket {
+            self.buckets[(b % BUCKETS as u64) as usize] = (0.0, 0);
         }
+        self.bucket_index = self.bucket_index.max(bucket);
         let b = &mut self.buckets[(bucket % BUCKETS as u64) as usize];
         b.0 += f64::from(score);
         b.1 += 1;

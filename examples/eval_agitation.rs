@@ -27,12 +27,9 @@ use std::sync::Arc;
 use callpulse::agitation::AgitationModel;
 use callpulse::agitation::train::{fit_nonnegative, relative_to_speaker};
 use callpulse::alert::AlertKind;
-use callpulse::pipeline::{Overflow, Pipeline};
 use callpulse::prosody::FEATURES;
 use callpulse::record::Record;
 use callpulse::simulate::{Placement, RenderOptions, Script, UtteranceRef, render, speech_extent};
-use callpulse::sink::MemorySink;
-use callpulse::source::memory::MemorySource;
 use callpulse::{AnalysisConfig, Role};
 
 mod support;
@@ -141,19 +138,8 @@ fn analyse(
     )
     .expect("render");
     let duration = call.agent.len() as f64 / f64::from(call.rate);
-    let source = MemorySource::new(vec![
-        (Role::Agent, call.rate, call.agent),
-        (Role::Caller, call.rate, call.caller),
-    ]);
-    let (sink, records) = MemorySink::new();
-    Pipeline::new(config.clone())
-        .frames(true)
-        .sink(sink, Overflow::Block)
-        .spawn(Box::new(source))
-        .expect("pipeline")
-        .wait()
-        .expect("analysis");
-    (duration, records.take())
+    let records = support::call_records(config, call.rate, call.agent, call.caller);
+    (duration, records)
 }
 
 fn main() {

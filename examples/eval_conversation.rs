@@ -34,13 +34,10 @@ use callpulse::Role;
 use callpulse::alert::AlertKind;
 use callpulse::conversation::ConversationConfig;
 use callpulse::conversation::{Event, EventKind};
-use callpulse::pipeline::{Overflow, Pipeline};
 use callpulse::record::{FrameRecord, Record};
 use callpulse::simulate::{
     OverlapClass, RandomCallOptions, Truth, UtterancePool, random_script, render,
 };
-use callpulse::sink::MemorySink;
-use callpulse::source::memory::MemorySource;
 use callpulse::{AnalysisConfig, degrade::add_white_noise};
 
 mod support;
@@ -53,19 +50,7 @@ struct Analysed {
 }
 
 fn analyse(config: &AnalysisConfig, rate: u32, agent: Vec<f32>, caller: Vec<f32>) -> Analysed {
-    let source = MemorySource::new(vec![
-        (Role::Agent, rate, agent),
-        (Role::Caller, rate, caller),
-    ]);
-    let (sink, records) = MemorySink::new();
-    Pipeline::new(config.clone())
-        .frames(true)
-        .sink(sink, Overflow::Block)
-        .spawn(Box::new(source))
-        .expect("pipeline")
-        .wait()
-        .expect("analysis");
-    let records = records.take();
+    let records = support::call_records(config, rate, agent, caller);
     let frames = records
         .iter()
         .filter_map(|r| match r {

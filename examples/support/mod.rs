@@ -253,3 +253,26 @@ pub fn shipped_training_set(
         .cloned()
         .collect()
 }
+
+/// Every record (frames included) of a two-party call analysed through the product's pipeline.
+pub fn call_records(
+    config: &AnalysisConfig,
+    rate: u32,
+    agent: Vec<f32>,
+    caller: Vec<f32>,
+) -> Vec<callpulse::record::Record> {
+    use callpulse::pipeline::{Overflow, Pipeline};
+    let source = MemorySource::new(vec![
+        (Role::Agent, rate, agent),
+        (Role::Caller, rate, caller),
+    ]);
+    let (sink, records) = callpulse::sink::MemorySink::new();
+    Pipeline::new(config.clone())
+        .frames(true)
+        .sink(sink, Overflow::Block)
+        .spawn(Box::new(source))
+        .expect("pipeline")
+        .wait()
+        .expect("analysis");
+    records.take()
+}

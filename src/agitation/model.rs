@@ -62,9 +62,10 @@ struct RawModel {
     training: serde_json::Value,
 }
 
-/// A validated agitation model. `Copy`: the stage holds it by value.
+/// A logistic regression on standardised features:
+/// `σ(intercept + Σ weightsₖ (xₖ − meanₖ) / scaleₖ)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AgitationModel {
+pub struct Linear {
     /// Mean of each feature in the training data.
     pub mean: [f32; FEATURES],
     /// Standard deviation of each feature in the training data.
@@ -73,6 +74,23 @@ pub struct AgitationModel {
     pub weights: [f32; FEATURES],
     /// Intercept.
     pub intercept: f32,
+}
+
+impl Linear {
+    /// The score of baseline-relative features, in [0, 1].
+    pub fn score(&self, x: &[f32; FEATURES]) -> f32 {
+        let z = (0..FEATURES).fold(self.intercept, |z, k| {
+            z + self.weights[k] * (x[k] - self.mean[k]) / self.scale[k]
+        });
+        sigmoid(z)
+    }
+}
+
+/// A validated agitation model. `Copy`: the stage holds it by value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgitationModel {
+    /// The coefficients.
+    pub linear: Linear,
     /// Alert thresholds on the score.
     pub thresholds: Thresholds,
 }
@@ -168,32 +186,20 @@ impl AgitationModel {
             )));
         }
         Ok(Self {
-            mean,
-            scale,
-            weights,
-            intercept: raw.intercept as f32,
+            linear: Linear {
+                mean,
+                scale,
+                weights,
+                intercept: raw.intercept as f32,
+            },
             thresholds: t,
         })
     }
 
     /// The score of baseline-relative features, in [0, 1].
     pub fn score(&self, x: &[f32; FEATURES]) -> f32 {
-        score(&self.mean, &self.scale, &self.weights, self.intercept, x)
+        self.linear.score(x)
     }
-}
-
-/// `σ(intercept + Σ wₖ (xₖ − meanₖ) / scaleₖ)`: the score of a standardised linear model.
-pub(crate) fn score(
-    mean: &[f32; FEATURES],
-    scale: &[f32; FEATURES],
-    weights: &[f32; FEATURES],
-    intercept: f32,
-    x: &[f32; FEATURES],
-) -> f32 {
-    let z = (0..FEATURES).fold(intercept, |z, k| {
-        z + weights[k] * (x[k] - mean[k]) / scale[k]
-    });
-    sigmoid(z)
 }
 
 /// The logistic function.

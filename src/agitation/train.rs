@@ -94,32 +94,14 @@ pub fn relative_to_speaker(samples: &[Sample], q: f32) -> Vec<[f32; FEATURES]> {
         .collect()
 }
 
-/// A fitted logistic regression on standardised features.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Fitted {
-    /// Training mean of each feature.
-    pub mean: [f32; FEATURES],
-    /// Training standard deviation of each feature.
-    pub scale: [f32; FEATURES],
-    /// Weight per standardised feature (0 for features left out).
-    pub weights: [f32; FEATURES],
-    /// Intercept.
-    pub intercept: f32,
-}
+/// A fitted logistic regression (the model file's coefficients).
+pub type Fitted = super::model::Linear;
 
 impl Fitted {
-    /// Score of relative features.
-    pub fn score(&self, x: &[f32; FEATURES]) -> f32 {
-        super::model::score(&self.mean, &self.scale, &self.weights, self.intercept, x)
-    }
-
     /// These coefficients as a model with alert `thresholds`.
     pub fn model(&self, thresholds: super::model::Thresholds) -> super::AgitationModel {
         super::AgitationModel {
-            mean: self.mean,
-            scale: self.scale,
-            weights: self.weights,
-            intercept: self.intercept,
+            linear: *self,
             thresholds,
         }
     }

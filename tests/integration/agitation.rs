@@ -55,6 +55,22 @@ fn turns(
     )
 }
 
+/// 9 calm caller turns (about 15 s of speech: a baseline), then 5 angry ones; the first angry
+/// turn is `starts[9]`.
+fn escalation() -> (Script, Vec<f64>) {
+    turns(
+        14,
+        |i| {
+            Some(clip(if i < 9 {
+                CALLER_NEUTRAL[i % 3]
+            } else {
+                CALLER_ANGRY[i % 3]
+            }))
+        },
+        |_| 0.0,
+    )
+}
+
 struct Analysed {
     frames: Vec<FrameRecord>,
     alerts: Vec<Alert>,
@@ -131,8 +147,12 @@ fn of_kind(alerts: &[Alert], kind: AlertKind) -> Vec<f64> {
 #[test]
 fn the_built_in_model_is_valid_with_non_negative_weights() {
     let m = AgitationModel::builtin().unwrap();
-    assert!(m.weights.iter().all(|&w| w >= 0.0), "{:?}", m.weights);
-    assert!(m.weights.iter().any(|&w| w > 0.0));
+    assert!(
+        m.linear.weights.iter().all(|&w| w >= 0.0),
+        "{:?}",
+        m.linear.weights
+    );
+    assert!(m.linear.weights.iter().any(|&w| w > 0.0));
     let t = m.thresholds;
     assert!(t.release < t.warn && t.warn <= t.critical);
     // The documentation describes this version of the format.
@@ -217,18 +237,7 @@ fn broken_model_files_are_clear_errors() {
 
 #[test]
 fn an_escalating_caller_raises_an_alert_after_the_first_angry_turn_and_not_before() {
-    // 9 calm caller turns (about 15 s of speech: a baseline), then 5 angry ones.
-    let (script, starts) = turns(
-        14,
-        |i| {
-            Some(clip(if i < 9 {
-                CALLER_NEUTRAL[i % 3]
-            } else {
-                CALLER_ANGRY[i % 3]
-            }))
-        },
-        |_| 0.0,
-    );
+    let (script, starts) = escalation();
     let onset = starts[9];
     for telephone in [false, true] {
         let a = analyse(&script, telephone);
@@ -354,17 +363,7 @@ fn whispering_clipping_and_music_on_hold_neither_panic_nor_storm() {
     }
 
     // Clipping: the whole escalation call 20 dB too hot, clipped at full scale from the start.
-    let (script, starts) = turns(
-        14,
-        |i| {
-            Some(clip(if i < 9 {
-                CALLER_NEUTRAL[i % 3]
-            } else {
-                CALLER_ANGRY[i % 3]
-            }))
-        },
-        |_| 0.0,
-    );
+    let (script, starts) = escalation();
     let call = render(&script, &RenderOptions::default()).unwrap();
     let hot = |x: &[f32]| {
         x.iter()

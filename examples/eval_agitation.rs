@@ -205,8 +205,8 @@ fn main() {
     let mut composure = [0u32; 2];
     let mut agent_s = 0.0;
     println!(
-        "{:<10} {:<10} {:>5} {:>10} {:>10}",
-        "speaker", "condition", "seed", "delay s", "false"
+        "{:<10} {:<10} {:>5} {:>10} {:>10} {:>10} {:>8}",
+        "speaker", "condition", "seed", "delay s", "false", "turn peak", "turn s"
     );
     for speaker in &speakers {
         let (train_x, train_y): (Vec<[f32; FEATURES]>, Vec<bool>) = {
@@ -257,6 +257,16 @@ fn main() {
                     .map(|a| a.1)
                     .collect();
                 let before = rising.iter().filter(|&&t| t < onset).count() as u32;
+                // The highest caller score during the first angry turn.
+                let first_turn_peak = records
+                    .iter()
+                    .filter_map(|r| match r {
+                        Record::Frame(f) if f.t >= onset && f.t <= turn_end => {
+                            f.party(Role::Caller).and_then(|c| c.agitation)
+                        }
+                        _ => None,
+                    })
+                    .fold(0.0f32, f32::max);
                 let delay = rising.iter().find(|&&t| t >= onset).map(|t| t - onset);
                 calls += 1;
                 match delay {
@@ -298,12 +308,14 @@ fn main() {
                 calm_s += duration;
                 agent_s += duration;
                 println!(
-                    "{:<10} {:<10} {:>5} {:>10} {:>10}",
+                    "{:<10} {:<10} {:>5} {:>10} {:>10} {:>10.2} {:>8.1}",
                     speaker,
                     cond,
                     seed,
                     delay.map_or("missed".to_string(), |d| format!("{d:.2}")),
-                    before + calm_false
+                    before + calm_false,
+                    first_turn_peak,
+                    turn_end - onset
                 );
             }
         }

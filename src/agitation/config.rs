@@ -33,7 +33,7 @@ pub struct AgitationConfig {
     pub snapshot_s: f32,
     /// Dip around a syllable nucleus in the loudness envelope (default 2 dB).
     pub syllable_prominence_db: f32,
-    /// Least time between syllable nuclei (default 100 ms).
+    /// Least time between syllable nuclei (default 60 ms).
     pub syllable_gap_ms: f32,
     /// Continuous sound without a pause beyond this is treated as music or tones and kept out
     /// of the features (default 20 s of wall-clock time).
@@ -73,7 +73,7 @@ impl Default for AgitationConfig {
             adapt_s: 300.0,
             snapshot_s: 0.5,
             syllable_prominence_db: 2.0,
-            syllable_gap_ms: 100.0,
+            syllable_gap_ms: 60.0,
             music_run_s: 20.0,
             rise_s: 0.3,
             alert_interval_s: 60.0,

@@ -2,7 +2,7 @@
 //! they sounded when the call began.
 //!
 //! Every frame of a party passes through [`PartyProsody::process`]:
-//! 1. [`syllables`] finds syllable nuclei in the speech-band envelope (speaking rate);
+//! 1. [`syllables`] finds syllable nuclei in the loudness envelope (speaking rate);
 //! 2. [`window`] keeps the last few seconds of that party's speech and its statistics;
 //! 3. [`baseline`] forms the speaker's own baseline from their first ~20 s of speech;
 //! 4. [`PartyProsody::relative`] gives the window's features minus the baseline, the input of
@@ -79,16 +79,6 @@ pub fn tilt_db(band_power: &[f32; crate::features::vad::BANDS]) -> Option<f32> {
     let high = band_power[3];
     (low > 1e-12 && high > 0.0 && high.is_finite() && low.is_finite())
         .then(|| 10.0 * (high / low).log10())
-}
-
-/// Energy of a frame in the telephone speech band (300–3400 Hz), in dB.
-pub fn speech_band_db(band_power: &[f32; crate::features::vad::BANDS]) -> f32 {
-    let e = band_power[1] + band_power[2] + band_power[3];
-    if e.is_finite() && e > 0.0 {
-        10.0 * e.log10()
-    } else {
-        -120.0
-    }
 }
 
 /// The features of a window's statistics.
@@ -175,10 +165,7 @@ impl PartyProsody {
             return false;
         }
         let voiced_speech = f.active && f.f0_hz.is_some();
-        if self
-            .syllables
-            .process(speech_band_db(&f.band_power), voiced_speech)
-        {
+        if self.syllables.process(f.loudness_db, voiced_speech) {
             self.pending_syllables += 1;
         }
         if !f.speech {

@@ -1,12 +1,18 @@
-//! Syllable nuclei: peaks of the speech-band loudness envelope in voiced speech.
+//! Syllable nuclei: peaks of the loudness envelope in voiced speech.
 //!
 //! After N. H. de Jong and T. Wempe, "Praat script to detect syllable nuclei and measure speech
 //! rate automatically", Behavior Research Methods 41 (2009): a syllable nucleus is a peak of
 //! intensity that rises and falls by at least a dip threshold (2 dB there) around it and lies in
-//! voiced speech. Here the intensity is the 300–3400 Hz band energy of each frame (the telephone
-//! band, so the count does not change when a call is band-limited), smoothed over about 30 ms,
-//! and the peak is confirmed causally: once the envelope has fallen `prominence_db` below it.
-//! The confirmation delay is the fall time of the syllable, typically 30–100 ms.
+//! voiced speech. Here the intensity is the RMS level of each 10 ms hop (its finest time
+//! resolution; the 300–3400 Hz band energy of the 40 ms analysis window was tried and merged
+//! fast syllables), smoothed over 30 ms, and the peak is confirmed causally: once the envelope
+//! has fallen `prominence_db` below it. The confirmation delay is the fall time of the
+//! syllable, typically 30–100 ms.
+//!
+//! Measured against the syllables of the FDA sentence texts (`examples/eval_agitation.rs`): it
+//! finds about 0.72 of them on clean read speech (0.61 on telephone), correlation with the
+//! text's count 0.86 (0.77). It compresses fast speech: a 1.4× speed-up reads about 15 %
+//! faster.
 
 /// Frames of the moving average that smooths the envelope.
 const SMOOTH: usize = 3;
@@ -49,7 +55,7 @@ impl SyllableDetector {
         *self = Self::new(self.prominence_db, self.min_gap_frames);
     }
 
-    /// Feeds one frame's speech-band energy in dB and whether the frame is voiced speech;
+    /// Feeds one frame's level in dB and whether the frame is voiced speech;
     /// returns `true` when a syllable nucleus is confirmed in this frame.
     pub fn process(&mut self, energy_db: f32, voiced_speech: bool) -> bool {
         let energy_db = if energy_db.is_finite() {

@@ -434,3 +434,58 @@ fn the_demo_call_gives_an_agitation_summary() {
     );
     assert!(summary.agitation.peak.is_some());
 }
+
+#[test]
+fn an_agent_speeding_up_is_told_to_slow_down() {
+    // The agent's clips played 1.8 times faster from the 11th turn on (rate and pitch up
+    // together, as a resampler does); the caller stays calm. The syllable counter compresses
+    // fast speech (a 1.4x speed-up reads about 15 % faster; MODEL.md), so a clear speed-up is
+    // what the rule is sure to catch.
+    let fast: Vec<UtteranceRef> = AGENT_NEUTRAL
+        .iter()
+        .map(|name| {
+            let (rate, ch) = read_wav(&root().join("tests/fixtures/utterances").join(name));
+            UtteranceRef::samples((rate as f32 * 1.8) as u32, ch[0].clone())
+        })
+        .collect();
+    let mut placements = Vec::new();
+    let mut t = 0.3;
+    let mut faster_from = 0.0;
+    for i in 0..24 {
+        let agent = if i < 10 {
+            clip(AGENT_NEUTRAL[i % 3])
+        } else {
+            if i == 10 {
+                faster_from = t;
+            }
+            fast[i % 3].clone()
+        };
+        placements.push(Placement::new(Role::Agent, t, agent));
+        // Fast turns are shorter: two of them back to back keep the agent talking.
+        t += if i < 10 { 2.6 } else { 1.5 };
+        if i < 10 || i % 2 == 1 {
+            placements.push(Placement::new(Role::Caller, t, clip(CALLER_NEUTRAL[i % 3])));
+            t += 2.6;
+        }
+    }
+    let script = Script {
+        rate: 16_000,
+        duration_s: Some(t + 0.5),
+        placements,
+        path: None,
+    };
+    let a = analyse(&script, false);
+    let pace = of_kind(&a.alerts, AlertKind::AgentPaceFast);
+    assert!(!pace.is_empty(), "{:?}", a.alerts);
+    assert!(
+        pace.iter().all(|&t| t > faster_from),
+        "{pace:?} before {faster_from}"
+    );
+    let alert = a
+        .alerts
+        .iter()
+        .find(|x| x.kind == AlertKind::AgentPaceFast)
+        .unwrap();
+    assert_eq!(alert.who, Role::Agent);
+    assert!(alert.message.contains("Slow down"));
+}

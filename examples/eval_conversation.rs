@@ -579,7 +579,7 @@ fn simulated(data: &std::path::Path, config: &AnalysisConfig, args: &SimArgs) {
         "voice activity per party vs utterance extents: P {p:.3} R {r:.3} F1 {f:.3}; recall inside true overlaps {ro:.3}"
     );
     println!(
-        "missed overlap frames: {} with neither party's VAD on, {} with one, {} with both (the stage's spurts end at the last active frame, before the hangover)",
+        "missed overlap frames: {} with neither party's VAD on, {} with one, {} with both",
         missed_overlap[0], missed_overlap[1], missed_overlap[2]
     );
     println!(

@@ -202,15 +202,18 @@ impl CallAnalyzer {
         // while a leakage path from the other party into this channel has been found: only
         // then is a second voice mixed into this channel, lowering its periodicity.
         let path = |from: usize| self.crosstalk.as_ref().is_some_and(|x| x.path_found(from));
-        let talking = [
-            self.vads.get(1).is_some_and(Vad::active) && path(1),
-            self.vads.first().is_some_and(Vad::active) && path(0),
+        // Without a path, the other party's crosstalk is left in this channel.
+        let other_active = [
+            self.vads.get(1).is_some_and(Vad::active),
+            self.vads.first().is_some_and(Vad::active),
         ];
-        for (((f, vad), band_power), other_talking) in frames
+        let talking = [other_active[0] && path(1), other_active[1] && path(0)];
+        for ((((f, vad), band_power), other_talking), other_active) in frames
             .iter_mut()
             .zip(&mut self.vads)
             .zip(bands)
             .zip(talking)
+            .zip(other_active)
         {
             if let Some(f) = f {
                 f.speech = vad.process(&VadInput {
@@ -219,8 +222,11 @@ impl CallAnalyzer {
                     raw_band_power: f.band_power,
                     gap: f.gap,
                     other_talking,
+                    other_unexplained: other_active && !other_talking,
                 });
                 f.active = vad.active();
+                f.extent = vad.extent();
+                f.onset_lead = vad.onset_lead();
             }
         }
     }

@@ -31,6 +31,11 @@ pub struct ConversationConfig {
     /// a moment): a holder who pauses this briefly still holds, and resumes as the holder, not
     /// as a newcomer; a newcomer's talk runs on across such a pause (default 300).
     pub join_pause_ms: f32,
+    /// A holder who falls silent at least this long after an overlap's onset while the
+    /// newcomer goes on talking has yielded: for the overlap's class its talk ends at its last
+    /// extent frame before that silence, even if it resumes within `join_pause_ms` (or the
+    /// detector's hangover); 0 turns the rule off (default 250).
+    pub yield_pause_ms: f32,
     /// Both parties silent at least this long while the call is active is dead air
     /// (default 5000).
     pub dead_air_ms: f32,
@@ -53,6 +58,7 @@ impl Default for ConversationConfig {
             min_overlap_ms: 100.0,
             pause_backchannel_ms: 1000.0,
             join_pause_ms: 300.0,
+            yield_pause_ms: 250.0,
             dead_air_ms: 5000.0,
             monologue_ms: 30_000.0,
             interrupt_alert_debounce_ms: 10_000.0,
@@ -67,7 +73,7 @@ impl ConversationConfig {
     /// # Errors
     /// [`ConfigError`] naming the field out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fields: [(&'static str, f32, f32, f32); 10] = [
+        let fields: [(&'static str, f32, f32, f32); 11] = [
             (
                 "conversation.min_backchannel_ms",
                 self.min_backchannel_ms,
@@ -96,6 +102,12 @@ impl ConversationConfig {
             (
                 "conversation.join_pause_ms",
                 self.join_pause_ms,
+                0.0,
+                2_000.0,
+            ),
+            (
+                "conversation.yield_pause_ms",
+                self.yield_pause_ms,
                 0.0,
                 2_000.0,
             ),

@@ -4,7 +4,12 @@
 //! The stage reads both parties' voice activity from each aligned [`FrameRecord`] and keeps,
 //! per party, the current **talk spurt**: a run of speech frames from its onset to its last
 //! *active* frame (speech not only held by the detector's hangover, see
-//! [`crate::features::vad::Vad::active`]). Spurts follow the talkspurt model of P. T. Brady, "A
+//! [`crate::features::vad::Vad::active`]). The spurt's onset is moved back over the soft start
+//! the detector found before its onset test passed
+//! ([`crate::features::vad::Vad::onset_lead`]), and its **extent** runs on past the last active
+//! frame through the soft ending that still carries the talker's voice
+//! ([`crate::features::vad::Vad::extent`]): the extent of an utterance as the simulator's truth
+//! measures it (every frame within 35 dB of the loudest). Spurts follow the talkspurt model of P. T. Brady, "A
 //! statistical analysis of on-off patterns in 16 conversations", Bell Syst. Tech. J. 47(1),
 //! 1968, and the terms of M. Heldner and J. Edlund, "Pauses, gaps and overlaps in
 //! conversations", J. Phonetics 38(4), 2010: a *pause* is a silence between two spurts of the
@@ -36,12 +41,21 @@
 //!   talk and the organization of turn-taking for conversation", Lang. Soc. 29(1), 2000): the
 //!   newcomer keeps talking, but the holder stops within `turn_end_ms` of the newcomer's
 //!   onset: the holder was finishing;
+//! * a holder who falls silent for `yield_pause_ms` after the onset while the newcomer talks on
+//!   has **yielded**: its talk ends, for the class, at its last extent frame before that
+//!   silence, even when it says more within `join_pause_ms` (a holder pausing this long in
+//!   double talk has stopped competing; what it says next is not the continuation of the
+//!   overlapped utterance);
 //! * **interruption** (competitive, after the overlap classes of G. W. Beattie, *Talk*, 1983,
 //!   as operationalised by Gravano and Hirschberg): the newcomer has talked for
 //!   `backchannel_max_ms` and the holder is still talking `turn_end_ms` after the onset: the
 //!   newcomer talks over the holder, whether the holder then yields or not. This is decided
 //!   live at the first frame where both conditions hold, and an agent interruption raises the
 //!   `agent_interrupting` alert in that same frame.
+//!
+//! The holder's talk and the overlap's extent (from the newcomer's onset to the end of the
+//! shorter of the two extents) are measured on extents; the newcomer's length, which tells a
+//! backchannel from a bid for the floor, on its active frames.
 //!
 //! Acoustics alone cannot tell a holder who yields at once to an interruption from one who
 //! was finishing; such overlaps count as turn-end overlaps. A short spurt of the listener in a
@@ -55,8 +69,9 @@
 //! while the agent is still talking.
 //!
 //! ## Timing and gaps
-//! Alerts are raised in the frame that decides them. Events are written when they are
-//! complete, which is at most the detector's hangover plus `pause_backchannel_ms` after their
+//! Alerts are raised in the frame that decides them. Events may start up to the detector's
+//! `onset_lead_ms` before the frame whose onset test started them. Events are written when they
+//! are complete, which is at most the detector's hangover plus `pause_backchannel_ms` after their
 //! end, so they are not in start order. A gap in the input ends every spurt and turn at its
 //! last active frame; an overlap not yet classified is reported as `unresolved`; nothing is
 //! carried across the gap, so no overlap is invented. A one-party call has no overlaps.
@@ -104,6 +119,8 @@ const MSG_DEAD_AIR: &str = "Dead air: tell the caller what you are doing.";
 struct Run {
     start: u64,
     last_active: u64,
+    /// Last frame of the spurt's extent (its last active frame or the soft ending after it).
+    last_extent: u64,
 }
 
 impl Run {
@@ -117,6 +134,8 @@ struct PartyState {
     run: Option<Run>,
     /// Last active frame of any spurt.
     last_active: Option<u64>,
+    /// Last extent frame of any spurt.
+    last_extent: Option<u64>,
     /// Start of the party's current stretch of talk: spurts joined across pauses of at most
     /// `join_pause_ms`.
     talk_start: Option<u64>,
@@ -134,11 +153,16 @@ struct Episode {
     holder: Role,
     start: u64,
     holder_start: u64,
-    newcomer_end: Option<u64>,
-    holder_end: Option<u64>,
+    /// Last active and last extent frame of the newcomer's talk, once a spurt of it ended.
+    newcomer_end: Option<(u64, u64)>,
+    /// The same for the holder.
+    holder_end: Option<(u64, u64)>,
     /// The holder started a new stretch of talk after the newcomer's spurt ended: the
     /// newcomer's talk is over even within `join_pause_ms`.
     newcomer_closed: bool,
+    /// The holder fell silent after the onset for `yield_pause_ms` while the newcomer talked:
+    /// the holder's last extent frame before that silence.
+    holder_yield: Option<u64>,
     decision: Option<Decision>,
 }
 
@@ -166,6 +190,8 @@ struct Frames {
     min_overlap: u64,
     pause: u64,
     join: u64,
+    /// 0: off.
+    yield_pause: u64,
     dead_air: u64,
     monologue: u64,
     debounce: u64,
@@ -211,6 +237,7 @@ impl Conversation {
                 min_overlap: frames(config.min_overlap_ms),
                 pause: frames(config.pause_backchannel_ms),
                 join: ((f64::from(config.join_pause_ms) / 1000.0 / hop_s).round() as u64),
+                yield_pause: ((f64::from(config.yield_pause_ms) / 1000.0 / hop_s).round() as u64),
                 dead_air: frames(config.dead_air_ms),
                 monologue: frames(config.monologue_ms),
                 debounce: frames(config.interrupt_alert_debounce_ms),
@@ -252,10 +279,12 @@ impl Conversation {
             self.cut(i, emit);
             return;
         }
-        let mut speech = [(false, false); 2];
+        let mut speech = [(false, false, false); 2];
+        let mut lead = [0u64; 2];
         for role in ROLES {
             if let Some(p) = rec.party(role) {
-                speech[role.index()] = (p.speech, p.active);
+                speech[role.index()] = (p.speech, p.active, p.active || p.extent);
+                lead[role.index()] = u64::from(p.onset_lead);
             }
         }
         // Spurts that ended (their last active frame is already recorded) ...
@@ -268,16 +297,21 @@ impl Conversation {
         }
         // ... then spurts that start or go on.
         for role in ROLES {
-            let (s, active) = speech[role.index()];
+            let (s, active, extent) = speech[role.index()];
             if !s {
                 continue;
             }
-            match &mut self.parties[role.index()].run {
-                None => self.start_run(role, i, emit),
+            let state = &mut self.parties[role.index()];
+            match &mut state.run {
+                None => self.start_run(role, i, lead[role.index()], emit),
                 Some(run) => {
                     if active {
                         run.last_active = i;
-                        self.parties[role.index()].last_active = Some(i);
+                        state.last_active = Some(i);
+                    }
+                    if extent {
+                        run.last_extent = i;
+                        state.last_extent = Some(i);
                     }
                 }
             }
@@ -320,7 +354,12 @@ impl Conversation {
         }
     }
 
-    fn start_run(&mut self, role: Role, i: u64, emit: &mut dyn FnMut(Output)) {
+    fn start_run(&mut self, role: Role, now: u64, lead: u64, emit: &mut dyn FnMut(Output)) {
+        // The spurt starts `lead` frames back, after this party's last spurt and any gap.
+        let floor = self.parties[role.index()]
+            .last_extent
+            .map_or(self.resume_at, |l| (l + 1).max(self.resume_at));
+        let i = now.saturating_sub(lead).max(floor.min(now));
         let resumed = self.talking_since(role, i);
         let other = role.other();
         if resumed.is_none() && self.parties[other.index()].run.is_none() {
@@ -342,8 +381,10 @@ impl Conversation {
         state.run = Some(Run {
             start: i,
             last_active: i,
+            last_extent: i,
         });
         state.last_active = Some(i);
+        state.last_extent = Some(i);
         state.talk_start = Some(resumed.unwrap_or(i));
         self.end_silence(i, emit);
         // The other party's short spurt in this party's pause was a backchannel.
@@ -377,25 +418,29 @@ impl Conversation {
         let Some(other_start) = self.talking_since(other, i) else {
             return;
         };
-        let (newcomer, holder, holder_start) = if other_start == i {
+        let (newcomer, holder, start, holder_start) = if other_start > i {
+            // This party's soft start came first: the other party is the newcomer.
+            (other, role, other_start, i)
+        } else if other_start == i {
             match self.floor {
-                Some(t) if t.who == other => (role, other, i),
-                Some(_) => (other, role, i),
+                Some(t) if t.who == other => (role, other, i, i),
+                Some(_) => (other, role, i, i),
                 // A simultaneous start with nobody holding the floor (the start of the call,
                 // after a gap): nobody interrupts anybody.
                 None => return,
             }
         } else {
-            (role, other, other_start)
+            (role, other, i, other_start)
         };
         let episode = Episode {
             newcomer,
             holder,
-            start: i,
+            start,
             holder_start,
             newcomer_end: None,
             holder_end: None,
             newcomer_closed: false,
+            holder_yield: None,
             decision: None,
         };
         if let Some(slot) = self.episodes.iter_mut().find(|e| e.is_none()) {
@@ -412,11 +457,11 @@ impl Conversation {
         let mut in_episode = false;
         for e in self.episodes.iter_mut().flatten() {
             if e.newcomer == role && e.start == talk {
-                e.newcomer_end = Some(run.last_active);
+                e.newcomer_end = Some((run.last_active, run.last_extent));
                 in_episode = true;
             }
             if e.holder == role && e.holder_start == talk {
-                e.holder_end = Some(run.last_active);
+                e.holder_end = Some((run.last_active, run.last_extent));
             }
         }
         if !in_episode {
@@ -456,26 +501,26 @@ impl Conversation {
         }
     }
 
-    /// The last active frame of an episode party's spurt and whether that spurt has ended.
-    /// The last active frame of an episode party's talk that started at `start`, and whether
-    /// that talk is over (silent longer than `join_pause_ms` at frame `i`).
+    /// The last active frame and the last extent frame of an episode party's talk that
+    /// started at `start`, and whether that talk is over (silent longer than `join_pause_ms`
+    /// at frame `i`).
     fn spurt_end(
         &self,
         role: Role,
         start: u64,
-        ended: Option<u64>,
+        ended: Option<(u64, u64)>,
         i: u64,
         finishing: bool,
-    ) -> (u64, bool) {
+    ) -> (u64, u64, bool) {
         let state = &self.parties[role.index()];
         if let Some(run) = state.run
             && state.talk_start == Some(start)
         {
-            return (run.last_active, finishing);
+            return (run.last_active, run.last_extent, finishing);
         }
         match ended {
-            Some(end) => (end, finishing || i > end + 1 + self.n.join),
-            None => (start, true),
+            Some((end, extent)) => (end, extent, finishing || i > end + 1 + self.n.join),
+            None => (start, start, true),
         }
     }
 
@@ -484,20 +529,40 @@ impl Conversation {
             let Some(mut e) = self.episodes[k] else {
                 continue;
             };
-            let (la_q, q_final) = self.spurt_end(
+            let (la_q, ex_q, q_final) = self.spurt_end(
                 e.newcomer,
                 e.start,
                 e.newcomer_end,
                 i,
                 finishing || e.newcomer_closed,
             );
-            let (la_p, p_final) =
+            let (_, ex_p, p_final) =
                 self.spurt_end(e.holder, e.holder_start, e.holder_end, i, finishing);
-            let overlapped = la_p >= e.start;
+            // The holder talks (for the overlap) to the end of its extent; the newcomer's
+            // length, which tells a backchannel, counts its active frames.
+            let overlapped = ex_p >= e.start;
+            if e.decision.is_none() && e.holder_yield.is_none() && self.n.yield_pause > 0 {
+                // The holder silent for `yield_pause_ms` after the onset while the newcomer
+                // talks on: it has yielded.
+                let last = self.parties[e.holder.index()]
+                    .last_extent
+                    .unwrap_or(e.holder_start);
+                if last >= e.start
+                    && i > last + self.n.yield_pause
+                    && ex_q > last + self.n.yield_pause
+                    && !q_final
+                {
+                    e.holder_yield = Some(last);
+                }
+            }
             if e.decision.is_none() {
                 let talked = la_q + 1 - e.start;
+                let (held, p_final) = match e.holder_yield {
+                    Some(y) => (ex_p.min(y), true),
+                    None => (ex_p, p_final),
+                };
                 e.decision = if talked >= self.n.backchannel {
-                    if la_p >= e.start + self.n.turn_end {
+                    if held >= e.start + self.n.turn_end {
                         self.on_interruption(e.newcomer, i, emit);
                         Some(Decision::Class(OverlapClass::Interruption))
                     } else if p_final {
@@ -532,15 +597,17 @@ impl Conversation {
                             Run {
                                 start: e.start,
                                 last_active: la_q,
+                                last_extent: ex_q,
                             },
                         );
                     }
                 }
                 Some(Decision::Class(class)) => {
-                    let known = (q_final && (p_final || la_p >= la_q)) || (p_final && la_q >= la_p);
+                    // The overlap runs to the end of the shorter of the two extents.
+                    let known = (q_final && (p_final || ex_p >= ex_q)) || (p_final && ex_q >= ex_p);
                     if known {
                         self.episodes[k] = None;
-                        self.emit_overlap(&e, class, la_q, la_p.min(la_q) + 1, emit);
+                        self.emit_overlap(&e, class, la_q, ex_p.min(ex_q) + 1, emit);
                     }
                 }
             }
@@ -782,7 +849,7 @@ impl Conversation {
                 continue;
             };
             if e.decision.is_none() {
-                let la_p = e.holder_end.unwrap_or(e.holder_start);
+                let la_p = e.holder_end.map_or(e.holder_start, |(_, extent)| extent);
                 e.decision = Some(if la_p >= e.start {
                     Decision::Class(OverlapClass::Unresolved)
                 } else {

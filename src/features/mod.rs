@@ -31,6 +31,14 @@ pub struct PartyFeatures {
     /// active frame (decided with `speech`).
     #[serde(skip)]
     pub active: bool,
+    /// Inside the utterance's extent: active, or a soft ending held by the hangover that still
+    /// carries the talker's voice ([`vad::Vad::extent`]; decided with `speech`).
+    #[serde(skip)]
+    pub extent: bool,
+    /// On the frame where speech starts, how many frames before it belong to the utterance
+    /// ([`vad::Vad::onset_lead`]); 0 otherwise.
+    #[serde(skip)]
+    pub onset_lead: u32,
     /// F0 in Hz, `None` when unvoiced.
     pub f0_hz: Option<f32>,
     /// Periodicity (pitch clarity) in [0, 1].
@@ -82,6 +90,8 @@ impl FeatureExtractor {
         let empty = PartyFeatures {
             speech: false,
             active: false,
+            extent: false,
+            onset_lead: 0,
             f0_hz: None,
             voicing: 0.0,
             loudness_db: 0.0,
@@ -134,6 +144,8 @@ impl FeatureExtractor {
         self.pending[slot] = PartyFeatures {
             speech: false,
             active: false,
+            extent: false,
+            onset_lead: 0,
             f0_hz: None,
             voicing: 0.0,
             loudness_db,

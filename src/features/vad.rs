@@ -34,6 +34,14 @@
 //!    hangover of ITU-T G.729 Annex B and of the AMR VAD): pauses between words are bridged,
 //!    while a short backchannel is not padded by the full hangover.
 //!
+//! The detector also reports each utterance's **extent**, for measuring overlaps: its active
+//! frames plus the soft start before the onset test passed ([`Vad::onset_lead`]) and the soft
+//! ending after the last active frame ([`Vad::extent`]), frames above the noise by
+//! [`VadConfig::release_threshold_db`] and within [`VadConfig::extent_range_db`] of the
+//! talker's level without a break. They fail the activity test only on voicing or on
+//! `relative_db`, which guard onsets against noise bursts and crosstalk; the speech decision
+//! itself does not change.
+//!
 //! In a two-party call ([`crate::call`]) the detector also hears whether the other party was
 //! talking in the previous frame while its voice has been found mixed into this channel
 //! ([`VadInput::other_talking`]). The second voice lowers the periodicity of the mixture, so
@@ -119,6 +127,13 @@ pub struct VadConfig {
     /// twice as long; shorter bursts (backchannels) get a hangover of half their length,
     /// at least one onset window (default 500).
     pub hangover_ms: f32,
+    /// How far below the channel's tracked speech level, in dB, a frame held by the hangover may
+    /// lie and still extend the utterance (see [`Vad::extent`]); it must also be above the noise
+    /// by `release_threshold_db` (default 35).
+    pub extent_range_db: f32,
+    /// Longest stretch in ms before a detected onset that the utterance's extent may reach back
+    /// over (see [`Vad::onset_lead`]; default 200).
+    pub onset_lead_ms: f32,
 }
 
 impl Default for VadConfig {
@@ -138,6 +153,8 @@ impl Default for VadConfig {
             floor_window_ms: 2500.0,
             max_unvoiced_ms: 300.0,
             hangover_ms: 500.0,
+            extent_range_db: 35.0,
+            onset_lead_ms: 200.0,
         }
     }
 }
@@ -222,6 +239,14 @@ impl VadConfig {
             " ms",
         )?;
         in_range("vad.hangover_ms", self.hangover_ms, 0.0, 2000.0, " ms")?;
+        in_range("vad.onset_lead_ms", self.onset_lead_ms, 0.0, 1000.0, " ms")?;
+        in_range(
+            "vad.extent_range_db",
+            self.extent_range_db,
+            0.0,
+            120.0,
+            " dB",
+        )?;
         Ok(())
     }
 }
@@ -243,6 +268,11 @@ pub struct VadInput {
     /// The other party of the call was talking in the previous frame (double talk possible:
     /// onsets need only `double_talk_clarity`); `false` for a single channel.
     pub other_talking: bool,
+    /// The other party of the call was talking in the previous frame and no leakage path from
+    /// it into this channel has been found, so its crosstalk has not been subtracted: energy
+    /// in this channel may be its voice, and an onset's extent does not reach back over it
+    /// ([`Vad::onset_lead`]); `false` for a single channel.
+    pub other_unexplained: bool,
 }
 
 /// Sums the one-sided power spectrum `power` (bins `bin_hz` apart, of a window of `window`
@@ -322,6 +352,13 @@ pub struct Vad {
     last_level_db: f32,
     /// The last frame was active speech (not only held by the hangover).
     last_active: bool,
+    /// The last frame was inside the utterance's extent (see [`Vad::extent`]).
+    last_extent: bool,
+    /// Frames in a row, up to the last one, outside speech that carry a voice (the extent test).
+    pre_run: u32,
+    max_lead_frames: u32,
+    /// Frames before the last one that belong to the utterance just started.
+    onset_lead: u32,
 }
 
 impl Vad {
@@ -364,6 +401,10 @@ impl Vad {
             last_snr_db: f32::NAN,
             last_level_db: f32::NAN,
             last_active: false,
+            last_extent: false,
+            pre_run: 0,
+            max_lead_frames: frames(config.onset_lead_ms),
+            onset_lead: 0,
         })
     }
 
@@ -398,8 +439,30 @@ impl Vad {
         self.last_active
     }
 
+    /// Whether the last frame was inside the utterance's extent: an active frame, or a frame
+    /// held by the hangover that follows active frames without a break and still carries the
+    /// talker's voice: above the noise by `release_threshold_db` and within
+    /// `extent_range_db` of the tracked speech level. Such a frame is a soft ending (a decaying
+    /// vowel, a final unvoiced consonant) that fails the activity test's voicing and
+    /// relative-level conditions. An utterance's extent ends at its last such frame.
+    pub fn extent(&self) -> bool {
+        self.last_extent
+    }
+
+    /// On the frame that starts speech, how many frames before it already belong to the
+    /// utterance (0 on every other frame): the frames just before the onset, without a break,
+    /// that pass the extent test of [`Vad::extent`] (at most `onset_lead_ms`). The onset test
+    /// needs voiced frames, and a soft start (a breathy or unvoiced first syllable, a voice
+    /// that rises under the other party's) precedes them.
+    pub fn onset_lead(&self) -> u32 {
+        self.onset_lead
+    }
+
     fn release(&mut self) {
         self.last_active = false;
+        self.last_extent = false;
+        self.pre_run = 0;
+        self.onset_lead = 0;
         self.in_speech = false;
         self.hold = 0;
         self.voiced_history = 0;
@@ -493,12 +556,18 @@ impl Vad {
         } else {
             self.unvoiced_run.saturating_add(1)
         };
+        let voice = audible
+            && snr_db >= c.release_threshold_db
+            && (self.speech_level_db.is_nan()
+                || level_db >= self.speech_level_db - c.extent_range_db);
+        self.onset_lead = 0;
         if self.in_speech {
             self.speech_run = self.speech_run.saturating_add(1);
             let active = audible
                 && snr_db >= c.release_threshold_db
                 && own(c.relative_db)
                 && self.unvoiced_run <= self.max_unvoiced_frames;
+            self.last_extent = active || (self.last_extent && voice);
             self.last_active = active;
             if active {
                 self.hold = (self.speech_run / 2)
@@ -508,6 +577,7 @@ impl Vad {
                 self.hold -= 1;
             } else {
                 self.in_speech = false;
+                self.last_extent = false;
             }
         } else if (self.voiced_history & self.onset_mask).count_ones()
             >= if input.other_talking {
@@ -518,11 +588,22 @@ impl Vad {
         {
             self.in_speech = true;
             self.last_active = true;
+            self.last_extent = true;
+            self.onset_lead = self.pre_run.min(self.max_lead_frames);
             self.speech_run = 0;
             self.hold = self.min_hangover_frames;
         } else {
             self.last_active = false;
+            self.last_extent = false;
         }
+
+        // Before an onset, a frame's energy counts as this talker's only while no other talker
+        // may account for it.
+        self.pre_run = if !self.in_speech && voice && !input.other_unexplained {
+            self.pre_run.saturating_add(1)
+        } else {
+            0
+        };
 
         // The talker's level follows louder voiced speech quickly and decays slowly.
         if self.speech_level_db.is_finite() {
@@ -610,6 +691,52 @@ mod tests {
         let mut hiss = seconds(3.0);
         add_noise(&mut hiss, 1e-4, 1);
         assert!(decisions(hiss).iter().all(|&s| !s));
+    }
+
+    /// Per frame: (speech, extent, onset lead) of a single channel.
+    fn extents(x: Vec<f32>) -> Vec<(bool, bool, u32)> {
+        let source = MemorySource::new(vec![(Role::Caller, RATE, x)]);
+        let (frames, _) =
+            analyze_frames(AnalysisConfig::default(), Box::new(source)).expect("analysis runs");
+        frames
+            .iter()
+            .map(|f| {
+                f.party(Role::Caller)
+                    .map_or((false, false, 0), |p| (p.speech, p.extent, p.onset_lead))
+            })
+            .collect()
+    }
+
+    fn add_noise_between(x: &mut [f32], start_s: f32, end_s: f32, rms: f32, seed: u64) {
+        let a = (start_s * RATE as f32) as usize;
+        let b = ((end_s * RATE as f32) as usize).min(x.len());
+        add_noise(&mut x[a..b], rms, seed);
+    }
+
+    #[test]
+    fn the_extent_takes_in_soft_unvoiced_starts_and_endings() {
+        // 150 ms of breath noise 20 dB below the vowel before it and 250 ms after it: neither
+        // is voiced nor within `relative_db` of the talker, both are well above the noise.
+        let mut x = seconds(3.5);
+        add_noise(&mut x, 1e-4, 5);
+        add_noise_between(&mut x, 0.85, 1.0, 0.01, 6);
+        add_burst(&mut x, 1.0, 2.0, 0.1);
+        add_noise_between(&mut x, 2.0, 2.25, 0.01, 7);
+        let d = extents(x);
+        let onset = d.iter().position(|f| f.0).expect("burst detected");
+        let lead = d[onset].2 as usize;
+        // The 40 ms analysis window sees the breath a few frames before it starts.
+        assert!(
+            (frame(0.8)..=frame(0.9)).contains(&(onset - lead)),
+            "extent starts at frame {} (onset {onset}, lead {lead})",
+            onset - lead
+        );
+        assert!(d.iter().filter(|f| f.2 > 0).count() == 1, "one onset");
+        let last = d.iter().rposition(|f| f.1).expect("extent");
+        assert!(
+            (frame(2.2)..=frame(2.3)).contains(&last),
+            "extent ends at frame {last}"
+        );
     }
 
     #[test]
@@ -716,6 +843,7 @@ mod tests {
                     raw_band_power: [v; BANDS],
                     gap: false,
                     other_talking: false,
+                    other_unexplained: false,
                 };
                 let _ = vad.process(&input);
             }
@@ -726,6 +854,7 @@ mod tests {
             raw_band_power: [f32::NAN; BANDS],
             gap: false,
             other_talking: false,
+            other_unexplained: false,
         };
         assert!(!vad.process(&nan));
         let mut out = [0.0; BANDS];

@@ -168,6 +168,8 @@ pub fn talk(
     let party = |s: Option<bool>| callpulse::features::PartyFeatures {
         speech: s.is_some(),
         active: s.unwrap_or(false),
+        extent: s.unwrap_or(false),
+        onset_lead: 0,
         f0_hz: None,
         voicing: 0.0,
         loudness_db: -30.0,

@@ -247,3 +247,27 @@ fn a_holder_resuming_after_a_short_pause_is_not_a_newcomer() {
         "{events:?}"
     );
 }
+
+#[test]
+fn a_holder_falling_silent_after_the_onset_has_yielded() {
+    // The caller holds the floor; the agent starts at 3.0 s; the caller stops at 3.2 s (its
+    // hangover to 3.4 s), is silent 0.3 s and says more from 3.5 s over the agent.
+    let frames = script(&[(3.0, 8.0)], &[(0.0, 3.2), (3.5, 6.0)], 9.0, &[]);
+    let (events, alerts) = run(&frames, &ConversationConfig::default());
+    assert!(
+        of(&events, EventKind::Interruption).is_empty(),
+        "{events:?}"
+    );
+    assert!(alerts.is_empty(), "{alerts:?}");
+    let ov = of(&events, EventKind::Overlap);
+    assert_eq!(ov[0].class, Some(OverlapClass::TurnEnd), "{events:?}");
+    // Without the rule the caller's talk runs on across the pause: an interruption.
+    let config = ConversationConfig {
+        yield_pause_ms: 0.0,
+        ..ConversationConfig::default()
+    };
+    let (events, _) = run(&frames, &config);
+    let ints = of(&events, EventKind::Interruption);
+    assert_eq!(ints.len(), 1, "{events:?}");
+    assert_eq!(ints[0].party, Some(Role::Agent));
+}

@@ -23,7 +23,7 @@ use spectrum::Spectrum;
 use vad::{BANDS, band_powers};
 
 /// What one party sounds like in one frame.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct PartyFeatures {
     /// Voice activity decision (taken by the call, see [`crate::call`]; `false` until then).
     pub speech: bool,
@@ -87,19 +87,7 @@ impl FeatureExtractor {
     /// [`ConfigError`] when a stage rejects the configuration.
     pub fn new(config: &AnalysisConfig, geometry: FrameGeometry) -> Result<Self, ConfigError> {
         let pitch = PitchTracker::new(config.pitch(), geometry)?;
-        let empty = PartyFeatures {
-            speech: false,
-            active: false,
-            extent: false,
-            onset_lead: 0,
-            f0_hz: None,
-            voicing: 0.0,
-            loudness_db: 0.0,
-            lufs_m: 0.0,
-            gap: false,
-            agitation: None,
-            band_power: [0.0; BANDS],
-        };
+        let empty = PartyFeatures::default();
         let slots = pitch.latency_frames() + 1;
         Ok(Self {
             tails: vec![0.0; slots * geometry.hop],
@@ -142,17 +130,11 @@ impl FeatureExtractor {
         let dest = &mut self.tails[slot * self.hop..(slot + 1) * self.hop];
         dest[..tail.len()].copy_from_slice(tail);
         self.pending[slot] = PartyFeatures {
-            speech: false,
-            active: false,
-            extent: false,
-            onset_lead: 0,
-            f0_hz: None,
-            voicing: 0.0,
             loudness_db,
             lufs_m,
             gap: frame.gap,
-            agitation: None,
             band_power,
+            ..PartyFeatures::default()
         };
         self.len += 1;
         pitch.map(|p| self.pop(p))

@@ -218,21 +218,19 @@ fn broken_model_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("model.json");
     std::fs::write(&bad, "{\"format\": \"callpulse-agitation-model\"}").unwrap();
-    let out = callpulse(&[
-        "analyze",
-        demo_call().to_str().unwrap(),
-        "--agitation-model",
-        bad.to_str().unwrap(),
-    ]);
-    assert_one_line_error(&out, "model.json", "agitation model");
     let missing: PathBuf = dir.path().join("absent.json");
-    let out = callpulse(&[
-        "analyze",
-        demo_call().to_str().unwrap(),
-        "--agitation-model",
-        missing.to_str().unwrap(),
-    ]);
-    assert_one_line_error(&out, "absent.json", "cannot read");
+    for (path, name, what) in [
+        (&bad, "model.json", "agitation model"),
+        (&missing, "absent.json", "cannot read"),
+    ] {
+        let out = callpulse(&[
+            "analyze",
+            demo_call().to_str().unwrap(),
+            "--agitation-model",
+            path.to_str().unwrap(),
+        ]);
+        assert_one_line_error(&out, name, what);
+    }
 }
 
 #[test]

@@ -58,6 +58,8 @@ pub struct Agitation {
     caller_alarm: Alarm,
     loud_alarm: Alarm,
     pace_alarm: Alarm,
+    /// The agent was at least `loud_db` above their baseline after the last frame.
+    agent_louder: bool,
     stats: AgitationStats,
 }
 
@@ -119,6 +121,7 @@ impl Agitation {
             caller_alarm: alarm(config.rise_s),
             loud_alarm: alarm(config.composure_s),
             pace_alarm: alarm(config.pace_s),
+            agent_louder: false,
             stats: AgitationStats {
                 peak: None,
                 buckets: [(0.0, 0); BUCKETS],
@@ -197,18 +200,18 @@ impl Agitation {
 
         // Agent: composure against their own baseline.
         if let Some(f) = rec.parties[Role::Agent.index()].as_mut() {
-            let calm = !self.loud_alarm_engaged();
+            // Adaptation stops while the agent is louder than their baseline by the alert margin.
             let prosody = &mut self.prosody[Role::Agent.index()];
-            let spoke = prosody.process(f, calm);
+            let spoke = prosody.process(f, !self.agent_louder);
             let counting = spoke && no_music;
-            let (loud, pace) = match prosody.relative() {
-                Some(x) => {
-                    let rate = prosody.stats().rate_syl_s;
-                    (
-                        self.loudness_level(&x, caller_agitated),
-                        self.pace_level(&x, rate),
-                    )
-                }
+            let stats = prosody.stats();
+            let relative = prosody.relative_of(&stats);
+            self.agent_louder = relative.is_some_and(|x| x[LEVEL] >= self.config.loud_db);
+            let (loud, pace) = match relative {
+                Some(x) => (
+                    self.loudness_level(&x, caller_agitated),
+                    self.pace_level(&x, stats.rate_syl_s),
+                ),
                 None => (Level::Normal, Level::Normal),
             };
             if let Some(sev) = self.loud_alarm.update(rec.index, loud, counting) {
@@ -238,13 +241,6 @@ impl Agitation {
                 );
             }
         }
-    }
-
-    fn loud_alarm_engaged(&self) -> bool {
-        // Adaptation stops while the agent is louder than their baseline by the alert margin.
-        self.prosody[Role::Agent.index()]
-            .relative()
-            .is_some_and(|x| x[LEVEL] >= self.config.loud_db)
     }
 
     fn loudness_level(&self, x: &[f32; FEATURES], caller_agitated: bool) -> Level {

@@ -126,6 +126,8 @@ pub struct PartyProsody {
     /// Active frames in the current talk spurt so far.
     spurt_len: usize,
     since_snapshot: usize,
+    /// Speech frames between baseline snapshots.
+    snapshot_frames: usize,
     run: u32,
     frames_since_music: u32,
 }
@@ -147,6 +149,8 @@ impl PartyProsody {
             pending_syllables: 0,
             spurt_len: 0,
             since_snapshot: 0,
+            snapshot_frames: ((settings.baseline.snapshot_s / settings.hop_s).round() as usize)
+                .max(1),
             run: 0,
             frames_since_music: u32::MAX,
             settings,
@@ -214,10 +218,9 @@ impl PartyProsody {
     fn push(&mut self, frame: SpeechFrame, adapt: bool) {
         self.window.push(frame);
         self.since_snapshot += 1;
-        let snapshot = (self.settings.baseline.snapshot_s / self.settings.hop_s).round() as usize;
         // Snapshots of a full window only: a half-filled window is noisier, and a low quantile of
         // noisy values would sit too low.
-        if self.since_snapshot >= snapshot.max(1)
+        if self.since_snapshot >= self.snapshot_frames
             && self.window.len() >= self.settings.window_frames
         {
             self.since_snapshot = 0;
@@ -239,10 +242,14 @@ impl PartyProsody {
 
     /// The window's features relative to the baseline, once both exist.
     pub fn relative(&self) -> Option<[f32; FEATURES]> {
-        if !self.baseline.ready() {
-            return None;
-        }
-        self.features().map(|f| self.baseline.relative(&f))
+        self.relative_of(&self.window.stats())
+    }
+
+    /// As [`PartyProsody::relative`], for statistics `stats` the caller already took from
+    /// [`PartyProsody::stats`] in this frame.
+    pub fn relative_of(&self, stats: &WindowStats) -> Option<[f32; FEATURES]> {
+        (self.baseline.ready() && self.window.len() >= self.settings.min_window_frames)
+            .then(|| self.baseline.relative(&features(stats)))
     }
 
     /// The speaker's baseline.

@@ -136,6 +136,15 @@ fn agitation_alerts(alerts: &[Alert]) -> Vec<&Alert> {
         .collect()
 }
 
+/// No caller frame has an agitation score.
+fn assert_no_agitation(a: &Analysed) {
+    assert!(
+        a.frames
+            .iter()
+            .all(|f| f.party(Role::Caller).unwrap().agitation.is_none())
+    );
+}
+
 fn of_kind(alerts: &[Alert], kind: AlertKind) -> Vec<f64> {
     alerts
         .iter()
@@ -287,22 +296,14 @@ fn a_call_too_short_or_a_silent_caller_gives_null_agitation_and_no_alerts() {
     // Two caller utterances: under the 8 s of speech a baseline needs.
     let (script, _) = turns(2, |i| Some(clip(CALLER_ANGRY[i])), |_| 0.0);
     let a = analyse(&script, false);
-    assert!(
-        a.frames
-            .iter()
-            .all(|f| f.party(Role::Caller).unwrap().agitation.is_none())
-    );
+    assert_no_agitation(&a);
     assert!(agitation_alerts(&a.alerts).is_empty(), "{:?}", a.alerts);
     assert_eq!(a.summary.agitation.peak, None);
     assert_eq!(a.summary.agitation.last_minute, None);
     // A caller who never speaks.
     let (script, _) = turns(12, |_| None, |_| 0.0);
     let a = analyse(&script, false);
-    assert!(
-        a.frames
-            .iter()
-            .all(|f| f.party(Role::Caller).unwrap().agitation.is_none())
-    );
+    assert_no_agitation(&a);
     assert!(agitation_alerts(&a.alerts).is_empty(), "{:?}", a.alerts);
     // Frame output: the caller object carries "agitation": null.
     let dir = tempfile::tempdir().unwrap();

@@ -465,8 +465,10 @@ pub struct Crosstalk {
     step: f32,
     /// The waveform test (with `coherence` on).
     coherence: Option<Coherence>,
-    /// Frames per sample delay of the waveform test (`1 / hop` in samples).
+    /// Samples per frame (converts the waveform test's delays to frames).
     hop: usize,
+    /// `coherence_margin_db` as a power ratio.
+    coherence_margin: f32,
 }
 
 fn power(db: f32) -> f32 {
@@ -505,6 +507,7 @@ impl Crosstalk {
             step: hop_s / 0.01,
             coherence,
             hop,
+            coherence_margin: power(config.coherence_margin_db),
         })
     }
 
@@ -646,26 +649,27 @@ impl Crosstalk {
         let dst = 1 - src;
         let k = ((delay + self.hop / 2) / self.hop).min(self.filled.saturating_sub(1));
         let past = &self.history[src][(self.pos + MAX_LAGS - k) % MAX_LAGS];
+        // The source's band powers at that delay (0 where either side has no value).
+        let mut src_power = [0.0f32; BANDS];
         let (mut total_src, mut total_dst) = (0.0f32, 0.0f32);
         for b in 0..BANDS {
             if past[b].is_finite() && raw[dst][b].is_finite() {
-                total_src += power(past[b]);
+                src_power[b] = power(past[b]);
+                total_src += src_power[b];
                 total_dst += raw[dst][b];
             }
         }
         if total_src <= 0.0 {
             return;
         }
-        let leak_total = share * total_dst * 10f32.powf(self.config.coherence_margin_db / 10.0);
+        let leak_total = share * total_dst * self.coherence_margin;
         for b in 0..BANDS {
             if !(past[b].is_finite() && raw[dst][b].is_finite()) {
                 continue;
             }
-            let leak = leak_total * power(past[b]) / total_src;
-            // What is left of a band is also at most the band's part of the unexplained power:
-            // the leak's spectrum differs a little from the source's (μ-law noise that follows
-            // the leak's level fills a band the telephone filter left empty), and a remainder
-            // in an otherwise empty band must not read as a high band SNR.
+            // The explained power is shared among the bands like the source's power; what is
+            // left of a band never falls below its noise floor (or its own power, if lower).
+            let leak = leak_total * src_power[b] / total_src;
             let own = raw[dst][b] - leak;
             bands[dst][b] = own.max(floor[b].min(raw[dst][b]));
         }

@@ -227,7 +227,8 @@ impl Conversation {
         if !(hop_s.is_finite() && hop_s > 0.0) {
             return Err(ConfigError::new("hop_ms", "must be a positive duration"));
         }
-        let frames = |ms: f32| ((f64::from(ms) / 1000.0 / hop_s).round() as u64).max(1);
+        let round = |ms: f32| (f64::from(ms) / 1000.0 / hop_s).round() as u64;
+        let frames = |ms: f32| round(ms).max(1);
         Ok(Self {
             hop_s,
             n: Frames {
@@ -236,8 +237,8 @@ impl Conversation {
                 turn_end: frames(config.turn_end_ms),
                 min_overlap: frames(config.min_overlap_ms),
                 pause: frames(config.pause_backchannel_ms),
-                join: ((f64::from(config.join_pause_ms) / 1000.0 / hop_s).round() as u64),
-                yield_pause: ((f64::from(config.yield_pause_ms) / 1000.0 / hop_s).round() as u64),
+                join: round(config.join_pause_ms),
+                yield_pause: round(config.yield_pause_ms),
                 dead_air: frames(config.dead_air_ms),
                 monologue: frames(config.monologue_ms),
                 debounce: frames(config.interrupt_alert_debounce_ms),
@@ -283,7 +284,7 @@ impl Conversation {
         let mut lead = [0u64; 2];
         for role in ROLES {
             if let Some(p) = rec.party(role) {
-                speech[role.index()] = (p.speech, p.active, p.active || p.extent);
+                speech[role.index()] = (p.speech, p.active, p.extent);
                 lead[role.index()] = u64::from(p.onset_lead);
             }
         }

@@ -556,17 +556,13 @@ impl Vad {
         } else {
             self.unvoiced_run.saturating_add(1)
         };
-        let voice = audible
-            && snr_db >= c.release_threshold_db
-            && (self.speech_level_db.is_nan()
-                || level_db >= self.speech_level_db - c.extent_range_db);
+        let above_noise = audible && snr_db >= c.release_threshold_db;
+        let voice = above_noise && own(c.extent_range_db);
         self.onset_lead = 0;
         if self.in_speech {
             self.speech_run = self.speech_run.saturating_add(1);
-            let active = audible
-                && snr_db >= c.release_threshold_db
-                && own(c.relative_db)
-                && self.unvoiced_run <= self.max_unvoiced_frames;
+            let active =
+                above_noise && own(c.relative_db) && self.unvoiced_run <= self.max_unvoiced_frames;
             self.last_extent = active || (self.last_extent && voice);
             self.last_active = active;
             if active {

@@ -173,15 +173,12 @@ pub fn speech_extent(clip: &[f32], rate: u32) -> Option<(usize, usize)> {
     if loudest <= 0.0 {
         return None;
     }
-    let threshold =
-        (loudest * 10f64.powf(-EXTENT_RANGE_DB / 10.0)).max(10f64.powf(EXTENT_FLOOR_DBFS / 10.0));
-    let qualifies: Vec<bool> = powers
-        .iter()
-        .map(|&p| p >= threshold && p > 10f64.powf(EXTENT_FLOOR_DBFS / 10.0))
-        .collect();
-    let mut runs = qualifies.windows(EXTENT_MIN_RUN_FRAMES.max(1));
-    let first = runs.clone().position(|w| w.iter().all(|&q| q))?;
-    let last = runs.rposition(|w| w.iter().all(|&q| q))? + EXTENT_MIN_RUN_FRAMES.max(1) - 1;
+    let floor = 10f64.powf(EXTENT_FLOOR_DBFS / 10.0);
+    let threshold = (loudest * 10f64.powf(-EXTENT_RANGE_DB / 10.0)).max(floor);
+    let run = |w: &[f64]| w.iter().all(|&p| p >= threshold && p > floor);
+    let mut runs = powers.windows(EXTENT_MIN_RUN_FRAMES);
+    let first = runs.clone().position(run)?;
+    let last = runs.rposition(run)? + EXTENT_MIN_RUN_FRAMES - 1;
     Some((first * hop, ((last + 1) * hop).min(clip.len())))
 }
 

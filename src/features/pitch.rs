@@ -177,6 +177,10 @@ struct Analysis {
     centre_db: f32,
     /// First frame after [`PitchTracker::reset`]: nothing before it continues into it.
     fresh: bool,
+    /// MPM's pick ([`Analysis::pick`]), found once when the frame is analysed.
+    first: Option<(f32, f32, f32)>,
+    /// The voicing score at the pick's clarity (0 without a pick).
+    first_score: f32,
 }
 
 impl Analysis {
@@ -188,6 +192,8 @@ impl Analysis {
         loud_enough: false,
         centre_db: 0.0,
         fresh: false,
+        first: None,
+        first_score: 0.0,
     };
 
     fn peaks(&self) -> &[(f32, f32, f32)] {
@@ -196,7 +202,7 @@ impl Analysis {
 
     /// MPM's rule: the first key maximum within `KEY_MAX_RATIO` of the highest (shortest
     /// period, so no sub-octave errors).
-    fn first(&self) -> Option<(f32, f32, f32)> {
+    fn pick(&self) -> Option<(f32, f32, f32)> {
         if self.best <= 0.0 {
             return None;
         }
@@ -344,6 +350,15 @@ impl PitchTracker {
 
     /// The NSDF's key maxima and the level of one frame, into `pending[slot]`.
     fn analyse(&mut self, window: &[f32], spectrum: &mut Spectrum, slot: usize) {
+        self.find_peaks(window, spectrum, slot);
+        let a = self.pending[slot];
+        let first = a.pick();
+        self.pending[slot].first = first;
+        self.pending[slot].first_score = first.map_or(0.0, |p| self.score(&a, p.1));
+    }
+
+    /// The level terms and the NSDF key maxima of the frame in `slot`.
+    fn find_peaks(&mut self, window: &[f32], spectrum: &mut Spectrum, slot: usize) {
         spectrum.autocorrelation(&mut self.acf);
         let a = &mut self.pending[slot];
         a.count = 0;
@@ -457,7 +472,7 @@ impl PitchTracker {
         let size = self.pending.len();
         let a = &self.pending[head];
         let prev_lag = if a.fresh { None } else { self.prev_lag };
-        let Some(first) = a.first() else {
+        let Some(first) = a.first else {
             return (PitchEstimate::default(), None);
         };
         // Continuity with the previous voiced frame or, at an onset, with the next frame when
@@ -465,10 +480,8 @@ impl PitchTracker {
         let next_lag = (ahead > 0)
             .then(|| {
                 let b = &self.pending[(head + 1) % size];
-                b.first()
-                    .filter(|p| {
-                        b.loud_enough && self.score(b, p.1) >= self.config.voicing_threshold
-                    })
+                b.first
+                    .filter(|_| b.loud_enough && b.first_score >= self.config.voicing_threshold)
                     .map(|p| p.0)
             })
             .flatten();
@@ -484,11 +497,11 @@ impl PitchTracker {
             let mut last = lag;
             for k in 1..=ahead {
                 let b = &self.pending[(head + k) % size];
-                let Some(p) = b.first() else { break };
+                let Some(p) = b.first else { break };
                 if !(b.loud_enough && continuous(p.0, last)) {
                     break;
                 }
-                let s = self.score(b, p.1);
+                let s = b.first_score;
                 if s >= self.config.voicing_threshold {
                     onset = true;
                     break;

@@ -4,11 +4,9 @@
 //! Built once per party with everything preallocated; [`PartyAnalyzer::push`] runs the chain on
 //! a block and queues the finished frames in a fixed-capacity queue for the call analyser to
 //! align with the other party's. Each queued frame keeps the newest hop of samples of its
-//! analysis window (in a fixed ring beside the queue), so the call can compare the two
+//! analysis window (in the same fixed ring), so the call can compare the two
 //! channels' waveforms over the very windows the band powers were measured on
 //! ([`crate::crosstalk`]).
-
-use std::collections::VecDeque;
 
 use crate::config::{AnalysisConfig, FrameGeometry};
 use crate::error::Error;
@@ -30,35 +28,80 @@ const SCRATCH: usize = 1024;
 const DC_CORNER_HZ: f64 = 10.0;
 
 /// The analysis chain of one party.
-#[derive(Debug)]
 pub struct PartyAnalyzer {
     spec: PartySpec,
+    resampler: PartyResampler,
     chain: Chain,
-    queue: VecDeque<PartyFeatures>,
-    /// The window tails of the queued frames, slot `(head + k) % QUEUE_FRAMES` for the `k`-th.
-    hops: HopRing,
-    /// The window tail of the frame last taken with [`PartyAnalyzer::pop`].
-    last_hop: Vec<f32>,
+    queue: FrameQueue,
     stats: PartyStats,
 }
 
-/// The newest `hop` samples of each queued frame's window, in step with the feature queue.
-#[derive(Debug)]
-struct HopRing {
-    samples: Vec<f32>,
-    hop: usize,
-    head: usize,
-}
-
-impl HopRing {
-    fn slot(&mut self, k: usize) -> &mut [f32] {
-        let s = (self.head + k) % QUEUE_FRAMES;
-        &mut self.samples[s * self.hop..(s + 1) * self.hop]
+impl std::fmt::Debug for PartyAnalyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartyAnalyzer")
+            .field("spec", &self.spec)
+            .field("chain", &self.chain)
+            .field("pending", &self.queue.len)
+            .finish()
     }
 }
 
+/// Finished frames waiting for the other party, each with the newest `hop` samples of its
+/// analysis window: a fixed ring of `QUEUE_FRAMES` slots that drops its oldest frame when full.
+#[derive(Debug)]
+struct FrameQueue {
+    features: Vec<PartyFeatures>,
+    samples: Vec<f32>,
+    hop: usize,
+    head: usize,
+    len: usize,
+    /// The slot of the frame last popped (its samples stay until the next push).
+    last: usize,
+}
+
+impl FrameQueue {
+    fn new(hop: usize) -> Self {
+        Self {
+            features: vec![PartyFeatures::default(); QUEUE_FRAMES],
+            samples: vec![0.0; QUEUE_FRAMES * hop],
+            hop,
+            head: 0,
+            len: 0,
+            last: 0,
+        }
+    }
+
+    fn samples(&self, slot: usize) -> &[f32] {
+        &self.samples[slot * self.hop..(slot + 1) * self.hop]
+    }
+
+    /// Queues `f` with its window tail `tail`; `false` when the oldest frame had to be dropped.
+    fn push(&mut self, f: PartyFeatures, tail: &[f32]) -> bool {
+        let kept = self.len < QUEUE_FRAMES;
+        if !kept {
+            self.head = (self.head + 1) % QUEUE_FRAMES;
+            self.len -= 1;
+        }
+        let slot = (self.head + self.len) % QUEUE_FRAMES;
+        self.features[slot] = f;
+        self.samples[slot * self.hop..(slot + 1) * self.hop].copy_from_slice(tail);
+        self.len += 1;
+        kept
+    }
+
+    fn pop(&mut self) -> Option<PartyFeatures> {
+        if self.len == 0 {
+            return None;
+        }
+        self.last = self.head;
+        self.head = (self.head + 1) % QUEUE_FRAMES;
+        self.len -= 1;
+        Some(self.features[self.last])
+    }
+}
+
+/// The stages after the resampler.
 struct Chain {
-    resampler: PartyResampler,
     dc: DcBlocker,
     framer: Framer,
     features: FeatureExtractor,
@@ -70,6 +113,50 @@ impl std::fmt::Debug for Chain {
         f.debug_struct("Chain")
             .field("framer", &self.framer.geometry())
             .finish()
+    }
+}
+
+impl Chain {
+    /// Runs resampled samples through the chain and queues the finished frames.
+    fn run(&mut self, converted: &[f32], queue: &mut FrameQueue, stats: &mut PartyStats) {
+        let Self {
+            dc,
+            framer,
+            features,
+            scratch,
+        } = self;
+        for piece in converted.chunks(scratch.len()) {
+            let buf = &mut scratch[..piece.len()];
+            buf.copy_from_slice(piece);
+            dc.process(buf);
+            framer.push(buf, |frame| {
+                if let Some((f, tail)) = features.process(&frame) {
+                    enqueue(queue, stats, f, tail);
+                }
+            });
+        }
+    }
+
+    /// Flushes the framer and the features' look-ahead at the end of the input.
+    fn finish(&mut self, queue: &mut FrameQueue, stats: &mut PartyStats) {
+        let Self {
+            framer, features, ..
+        } = self;
+        framer.finish(|frame| {
+            if let Some((f, tail)) = features.process(&frame) {
+                enqueue(queue, stats, f, tail);
+            }
+        });
+        while let Some((f, tail)) = features.flush() {
+            enqueue(queue, stats, f, tail);
+        }
+    }
+}
+
+fn enqueue(queue: &mut FrameQueue, stats: &mut PartyStats, f: PartyFeatures, tail: &[f32]) {
+    if !queue.push(f, tail) {
+        // The other party is more than QUEUE_FRAMES behind: keep memory bounded, count it.
+        stats.record_queue_drop();
     }
 }
 
@@ -85,20 +172,14 @@ impl PartyAnalyzer {
         spec: PartySpec,
     ) -> Result<Self, Error> {
         Ok(Self {
+            resampler: PartyResampler::new(spec.sample_rate, geometry.rate)?,
             chain: Chain {
-                resampler: PartyResampler::new(spec.sample_rate, geometry.rate)?,
                 dc: DcBlocker::new(f64::from(geometry.rate), DC_CORNER_HZ),
                 framer: Framer::new(geometry),
                 features: FeatureExtractor::new(config, geometry)?,
                 scratch: vec![0.0; SCRATCH],
             },
-            queue: VecDeque::with_capacity(QUEUE_FRAMES),
-            hops: HopRing {
-                samples: vec![0.0; QUEUE_FRAMES * geometry.hop],
-                hop: geometry.hop,
-                head: 0,
-            },
-            last_hop: vec![0.0; geometry.hop],
+            queue: FrameQueue::new(geometry.hop),
             stats: PartyStats::new(geometry.hop as f64 / f64::from(geometry.rate)),
             spec,
         })
@@ -121,25 +202,22 @@ impl PartyAnalyzer {
 
     /// Frames waiting to be aligned with the other party.
     pub fn pending(&self) -> usize {
-        self.queue.len()
+        self.queue.len
     }
 
     /// Takes the oldest finished frame; the newest hop of samples of its window is then
     /// [`PartyAnalyzer::last_hop`].
     pub fn pop(&mut self) -> Option<PartyFeatures> {
-        let f = self.queue.pop_front()?;
-        let Self { hops, last_hop, .. } = self;
-        last_hop.copy_from_slice(hops.slot(0));
-        hops.head = (hops.head + 1) % QUEUE_FRAMES;
-        Some(f)
+        self.queue.pop()
     }
 
     /// The newest `hop` samples of the analysis window (at the analysis rate, after the DC
     /// blocker) of the frame last taken with [`PartyAnalyzer::pop`]: one frame's tail after
     /// another is the channel's signal, running `margin` samples ahead of the frames' hops, so
-    /// the last `window` of them are the frame's window. Zeros before the first frame.
+    /// the last `window` of them are the frame's window. Zeros before the first frame; valid
+    /// until the next block is pushed.
     pub fn last_hop(&self) -> &[f32] {
-        &self.last_hop
+        self.queue.samples(self.queue.last)
     }
 
     /// Counts a frame whose voice activity has been decided into the statistics.
@@ -157,29 +235,14 @@ impl PartyAnalyzer {
             self.chain.framer.mark_gap();
         }
         let Self {
+            resampler,
             chain,
             queue,
-            hops,
             stats,
             ..
         } = self;
-        let Chain {
-            resampler,
-            dc,
-            framer,
-            features,
-            scratch,
-        } = chain;
         resampler.process(&block.samples, |converted| {
-            run_frames(
-                converted,
-                dc,
-                framer,
-                features,
-                scratch,
-                (queue, hops),
-                stats,
-            );
+            chain.run(converted, queue, stats)
         })
     }
 
@@ -189,76 +252,14 @@ impl PartyAnalyzer {
     /// [`Error::Internal`] if the resampler fails (a bug).
     pub fn finish(&mut self) -> Result<(), Error> {
         let Self {
+            resampler,
             chain,
             queue,
-            hops,
             stats,
             ..
         } = self;
-        let Chain {
-            resampler,
-            dc,
-            framer,
-            features,
-            scratch,
-        } = chain;
-        resampler.finish(|converted| {
-            run_frames(
-                converted,
-                dc,
-                framer,
-                features,
-                scratch,
-                (queue, hops),
-                stats,
-            );
-        })?;
-        framer.finish(|frame| {
-            if let Some((f, tail)) = features.process(&frame) {
-                enqueue((&mut *queue, &mut *hops), stats, f, tail);
-            }
-        });
-        while let Some((f, tail)) = features.flush() {
-            enqueue((&mut *queue, &mut *hops), stats, f, tail);
-        }
+        resampler.finish(|converted| chain.run(converted, queue, stats))?;
+        chain.finish(queue, stats);
         Ok(())
     }
-}
-
-fn run_frames(
-    converted: &[f32],
-    dc: &mut DcBlocker,
-    framer: &mut Framer,
-    features: &mut FeatureExtractor,
-    scratch: &mut [f32],
-    (queue, hops): (&mut VecDeque<PartyFeatures>, &mut HopRing),
-    stats: &mut PartyStats,
-) {
-    for piece in converted.chunks(scratch.len()) {
-        let buf = &mut scratch[..piece.len()];
-        buf.copy_from_slice(piece);
-        dc.process(buf);
-        framer.push(buf, |frame| {
-            if let Some((f, tail)) = features.process(&frame) {
-                enqueue((&mut *queue, &mut *hops), stats, f, tail);
-            }
-        });
-    }
-}
-
-fn enqueue(
-    (queue, hops): (&mut VecDeque<PartyFeatures>, &mut HopRing),
-    stats: &mut PartyStats,
-    f: PartyFeatures,
-    hop: &[f32],
-) {
-    if queue.len() == QUEUE_FRAMES {
-        // The other party is more than QUEUE_FRAMES behind: keep memory bounded, count it.
-        queue.pop_front();
-        hops.head = (hops.head + 1) % QUEUE_FRAMES;
-        stats.record_queue_drop();
-    }
-    let k = queue.len();
-    hops.slot(k).copy_from_slice(hop);
-    queue.push_back(f);
 }

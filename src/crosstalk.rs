@@ -542,7 +542,8 @@ impl Crosstalk {
 
     /// The leakage delay in ms the waveform test has found from channel `from` into the other
     /// and its smoothed squared correlation there; `None` with `coherence` off.
-    pub fn path(&self, from: usize, rate: u32) -> Option<(f32, f32)> {
+    #[cfg(test)]
+    fn path(&self, from: usize, rate: u32) -> Option<(f32, f32)> {
         let c = self.coherence.as_ref()?;
         let from = from.min(1);
         Some((

@@ -318,6 +318,13 @@ pub(crate) fn db(power: f32) -> f32 {
     10.0 * power.max(1e-30).log10()
 }
 
+/// Every band power is usable: finite and not negative, or NaN (a band above Nyquist).
+fn powers_valid(powers: &[f32; BANDS]) -> bool {
+    powers
+        .iter()
+        .all(|p| p.is_nan() || (p.is_finite() && *p >= 0.0))
+}
+
 /// Per-channel voice activity detector.
 #[derive(Debug, Clone)]
 pub struct Vad {
@@ -500,10 +507,7 @@ impl Vad {
     /// Decides one frame: `true` when it is speech of this channel's talker.
     pub fn process(&mut self, input: &VadInput) -> bool {
         let valid = input.band_power.iter().any(|p| p.is_finite() && *p >= 0.0)
-            && input
-                .band_power
-                .iter()
-                .all(|p| p.is_nan() || (p.is_finite() && *p >= 0.0));
+            && powers_valid(&input.band_power);
         if input.gap || !valid {
             self.release();
             return false;
@@ -513,11 +517,7 @@ impl Vad {
         } else {
             0.0
         };
-        let raw_valid = input
-            .raw_band_power
-            .iter()
-            .all(|p| p.is_nan() || (p.is_finite() && *p >= 0.0));
-        self.track_floor(if raw_valid {
+        self.track_floor(if powers_valid(&input.raw_band_power) {
             &input.raw_band_power
         } else {
             &input.band_power

@@ -64,17 +64,23 @@ pub struct Alert {
     pub severity: Severity,
     /// A short coaching message for the agent.
     pub message: &'static str,
+    /// For live input: when the newest sample of the deciding frame was captured, in Unix
+    /// seconds (`None` for files).
+    pub captured_at: Option<f64>,
 }
 
 impl Serialize for Alert {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(6))?;
+        let mut m = s.serialize_map(Some(7))?;
         m.serialize_entry("type", "alert")?;
         m.serialize_entry("kind", &self.kind)?;
         m.serialize_entry("t", &crate::record::round(self.t, 4))?;
         m.serialize_entry("who", &self.who)?;
         m.serialize_entry("severity", &self.severity)?;
         m.serialize_entry("message", self.message)?;
+        if let Some(c) = self.captured_at {
+            m.serialize_entry("captured_at", &crate::record::round(c, 4))?;
+        }
         m.end()
     }
 }

@@ -155,6 +155,7 @@ impl CallAnalyzer {
                 index: self.next_index,
                 t: self.geometry.frame_time(self.next_index),
                 parties: [None, None],
+                captured_at: None,
             };
             for (f, party) in popped.iter().zip(&mut self.parties) {
                 if let Some(f) = f {

@@ -75,6 +75,23 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// An audio host or device cannot be used: it does not exist, does not support the
+    /// configuration asked for, or refused to open. The message names the device and, where it
+    /// helps, lists the devices there are.
+    #[error("audio device {device}: {message}")]
+    Device {
+        /// The device (or host) concerned, as the user named it.
+        device: String,
+        /// What is wrong, with the alternatives where useful.
+        message: String,
+    },
+    /// A running audio stream failed (the audio server went away, the device was unplugged).
+    /// What was captured before the failure has been analysed and written.
+    #[error("audio stream failed: {message}")]
+    Stream {
+        /// What the audio backend reported.
+        message: String,
+    },
     /// Writing results to a sink failed (disk full, closed pipe, ...).
     #[error("writing results failed: {0}")]
     Sink(#[source] io::Error),

@@ -54,10 +54,12 @@
 pub mod agitation;
 pub mod alert;
 pub mod call;
+pub mod capture;
 pub mod config;
 pub mod conversation;
 pub mod crosstalk;
 pub mod degrade;
+pub mod earcon;
 pub mod error;
 pub mod features;
 pub mod filter;
@@ -74,6 +76,7 @@ pub mod source;
 pub mod stats;
 pub mod summary;
 pub mod time;
+pub mod view;
 
 pub use config::AnalysisConfig;
 pub use error::Error;

@@ -42,6 +42,7 @@ pub enum Overflow {
 
 struct Outlet {
     tx: Sender<Record>,
+    frames: bool,
     overflow: Overflow,
     dropped: Arc<AtomicU64>,
 }
@@ -166,6 +167,7 @@ impl Pipeline {
             dropped.push(Arc::clone(&counter));
             outlets.push(Outlet {
                 tx,
+                frames: self.frames || sink.wants_frames(),
                 overflow,
                 dropped: counter,
             });
@@ -193,7 +195,6 @@ impl Pipeline {
                 })?;
             sinks.push(handle);
         }
-        let frames = self.frames;
         let progress = Arc::clone(&progress_ms);
         let first_rate = info.parties[0].sample_rate;
         let name = self.name.clone();
@@ -212,10 +213,9 @@ impl Pipeline {
                 let mut first_samples = 0u64;
                 let mut failure = None;
                 let emit = |rec: Record| {
-                    if frames || !matches!(rec, Record::Frame(_)) {
-                        for o in &outlets {
-                            o.send(rec.clone());
-                        }
+                    let frame = matches!(rec, Record::Frame(_));
+                    for o in outlets.iter().filter(|o| o.frames || !frame) {
+                        o.send(rec.clone());
                     }
                 };
                 loop {

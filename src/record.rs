@@ -21,6 +21,9 @@ pub struct FrameRecord {
     pub t: f64,
     /// Per party, indexed by [`Role::index`]; `None` for a party the input does not have.
     pub parties: [Option<PartyFeatures>; 2],
+    /// For live input: when the newest sample of this frame's window was captured, in Unix
+    /// seconds (`None` for files).
+    pub captured_at: Option<f64>,
 }
 
 impl FrameRecord {
@@ -91,6 +94,8 @@ struct FrameOut {
     t: f64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     gap: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    captured_at: Option<f64>,
     agent: Option<PartyOut>,
     caller: Option<PartyOut>,
 }
@@ -107,6 +112,7 @@ impl Record {
                     kind: "frame",
                     t: round(f.t, 4),
                     gap: f.gap(),
+                    captured_at: f.captured_at.map(|c| round(c, 4)),
                     agent: f.party(Role::Agent).map(|p| PartyOut::new(p, Role::Agent)),
                     caller: f
                         .party(Role::Caller)

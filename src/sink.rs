@@ -19,6 +19,12 @@ pub trait Sink: Send {
     /// and reports the error when the run ends.
     fn record(&mut self, record: &Record) -> Result<(), Error>;
 
+    /// Whether this sink wants frame records even when the pipeline does not write frames
+    /// (a live view draws meters from them). Default: no, the pipeline's setting decides.
+    fn wants_frames(&self) -> bool {
+        false
+    }
+
     /// Flushes everything; called once after the last record, also after an error.
     ///
     /// # Errors

@@ -304,6 +304,7 @@ impl Agitation {
             who,
             severity,
             message,
+            captured_at: None,
         });
     }
 

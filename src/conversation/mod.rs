@@ -698,6 +698,7 @@ impl Conversation {
                 } else {
                     MSG_INTERRUPTING
                 },
+                captured_at: None,
             },
             emit,
         );
@@ -791,6 +792,7 @@ impl Conversation {
                 who: Role::Agent,
                 severity: Severity::Warn,
                 message: MSG_MONOLOGUE,
+                captured_at: None,
             },
             emit,
         );
@@ -815,6 +817,7 @@ impl Conversation {
                     who: Role::Agent,
                     severity: Severity::Warn,
                     message: MSG_DEAD_AIR,
+                    captured_at: None,
                 },
                 emit,
             );

@@ -182,5 +182,6 @@ pub fn talk(
         index,
         t: (index as f64 + 0.5) * 0.01,
         parties: [Some(party(agent)), Some(party(caller))],
+        captured_at: None,
     }
 }

@@ -15,5 +15,6 @@ mod loudness_reference;
 mod no_alloc;
 mod pipeline;
 mod properties;
+mod pulse;
 mod simulate;
 mod synthetic;

@@ -1,0 +1,9 @@
+//! Live capture: audio devices through `cpal`, a lock-free ring per stream, and a
+//! [`crate::source::Source`] that the call's analysis thread pulls.
+//!
+//! * [`device`]: hosts and devices, found by name, with errors that list the alternatives.
+//! * [`wav_device`]: a WAV file as a `cpal` input device (cpal's `custom` host), for tests and
+//!   demos that need no audio server.
+
+pub mod device;
+pub mod wav_device;

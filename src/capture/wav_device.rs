@@ -1,0 +1,1 @@
+//! A WAV file as a `cpal` input device (placeholder, being written).

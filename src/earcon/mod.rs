@@ -1,0 +1,1 @@
+//! Headset earcons (placeholder, being written).

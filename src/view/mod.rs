@@ -1,0 +1,1 @@
+//! The agent view in the terminal (placeholder, being written).

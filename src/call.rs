@@ -255,6 +255,7 @@ impl CallAnalyzer {
                 truncated: diagnostics.truncated.clone(),
             },
             records_dropped,
+            live: None,
         };
         let mut present = [false, false];
         for party in &self.parties {

@@ -64,6 +64,7 @@ pub mod error;
 pub mod features;
 pub mod filter;
 pub mod frames;
+pub mod latency;
 pub mod party;
 pub mod pipeline;
 pub mod prosody;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+
+mod cli;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use callpulse::config::RawConfig;
@@ -87,6 +89,26 @@ enum Command {
     ///   callpulse simulate call.txt -o call.wav --telephone --snr 15 --leak-db -12 --leak-delay-ms 30
     #[command(verbatim_doc_comment)]
     Simulate(SimulateArgs),
+    /// Analyse a live call from audio devices, with live alerts.
+    ///
+    /// Captures with cpal from one device whose channels carry the agent and the caller
+    /// (--agent-channel/--caller-channel, default 0 and 1; a one-channel device carries one
+    /// party, --role), or from two devices, one per party (--agent-device/--caller-device;
+    /// their clock drift is corrected). --input-wav plays a file as if it were a device.
+    /// Writes JSON Lines like `analyze` (each frame and alert also carries `captured_at`, the
+    /// Unix time its newest sample was captured) until --duration, Ctrl-C or SIGTERM, then
+    /// a summary record (with a `live` section: latency, ring fill, drops, xruns) and one
+    /// line on stderr. A device that fails mid-call ends it the same way, with exit status 1.
+    ///
+    /// Examples:
+    ///   callpulse devices
+    ///   callpulse live --device vsink.monitor -o call.jsonl --stats
+    ///   callpulse live --agent-device headset --caller-device softphone.monitor
+    ///   callpulse live --input-wav assets/demo/auto_repairs_60s_stereo.wav
+    #[command(verbatim_doc_comment)]
+    Live(cli::live::LiveArgs),
+    /// List audio hosts and devices (ids, channels, rates) for `live`.
+    Devices(cli::devices::DevicesArgs),
 }
 
 #[derive(Args)]
@@ -224,6 +246,8 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze(&args),
         Command::Demo { output } => demo(output.as_deref()),
         Command::Simulate(args) => simulate(&args),
+        Command::Live(args) => cli::live::run(&args),
+        Command::Devices(args) => cli::devices::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

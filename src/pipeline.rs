@@ -12,6 +12,7 @@
 //! with the audio). The summary is never dropped. A sink that fails stops receiving records;
 //! the others go on, every sink is finished (flushed) and the error is reported at the end.
 
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -22,10 +23,11 @@ use crossbeam_channel::{Sender, TrySendError};
 use crate::call::CallAnalyzer;
 use crate::config::AnalysisConfig;
 use crate::error::Error;
+use crate::latency::LatencyHistogram;
 use crate::record::Record;
 use crate::sink::Sink;
-use crate::source::{Block, Source};
-use crate::summary::Summary;
+use crate::source::{Block, CaptureAnchor, Source};
+use crate::summary::{LiveSummary, Summary};
 use crate::time::thread_cpu_time;
 
 /// Records a sink channel holds before its overflow policy applies.
@@ -64,6 +66,57 @@ impl Outlet {
     }
 }
 
+/// Latency percentiles published by the analysis thread for other threads (`--stats`).
+#[derive(Default)]
+struct LatencyProbe {
+    frame_p50_us: AtomicU64,
+    frame_p99_us: AtomicU64,
+    alert_p50_us: AtomicU64,
+    alert_p99_us: AtomicU64,
+    alerts: AtomicU64,
+}
+
+/// Latency so far of a live call, from [`Running::latency`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LatencyNow {
+    /// Capture → frame features, median, ms.
+    pub frame_p50_ms: f64,
+    /// Capture → frame features, 99th percentile, ms.
+    pub frame_p99_ms: f64,
+    /// Capture → alert, median, ms.
+    pub alert_p50_ms: f64,
+    /// Capture → alert, 99th percentile, ms.
+    pub alert_p99_ms: f64,
+    /// Alerts so far.
+    pub alerts: u64,
+}
+
+impl LatencyProbe {
+    fn publish(&self, frames: &LatencyHistogram, alerts: &LatencyHistogram) {
+        let us = |ms: f64| (ms * 1000.0) as u64;
+        self.frame_p50_us
+            .store(us(frames.quantile_ms(0.5)), Ordering::Relaxed);
+        self.frame_p99_us
+            .store(us(frames.quantile_ms(0.99)), Ordering::Relaxed);
+        self.alert_p50_us
+            .store(us(alerts.quantile_ms(0.5)), Ordering::Relaxed);
+        self.alert_p99_us
+            .store(us(alerts.quantile_ms(0.99)), Ordering::Relaxed);
+        self.alerts.store(alerts.count(), Ordering::Relaxed);
+    }
+
+    fn read(&self) -> LatencyNow {
+        let ms = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1000.0;
+        LatencyNow {
+            frame_p50_ms: ms(&self.frame_p50_us),
+            frame_p99_ms: ms(&self.frame_p99_us),
+            alert_p50_ms: ms(&self.alert_p50_us),
+            alert_p99_ms: ms(&self.alert_p99_us),
+            alerts: self.alerts.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// A configured pipeline, ready to run one call.
 pub struct Pipeline {
     config: AnalysisConfig,
@@ -96,11 +149,13 @@ impl RunReport {
     }
 }
 
-/// What the analysis thread returns: the summary, the frame count and its CPU time.
-type AnalysisOutcome = (Arc<Summary>, u64, Option<Duration>);
+/// What the analysis thread returns: the summary, the frame count, its CPU time, and the error
+/// that ended the input early, if one did (the summary was still written).
+type AnalysisOutcome = (Arc<Summary>, u64, Option<Duration>, Option<Error>);
 
 /// A call being analysed.
 pub struct Running {
+    probe: Arc<LatencyProbe>,
     progress_ms: Arc<AtomicU64>,
     duration_s: Option<f64>,
     analysis: JoinHandle<Result<AnalysisOutcome, Error>>,
@@ -196,6 +251,14 @@ impl Pipeline {
             sinks.push(handle);
         }
         let progress = Arc::clone(&progress_ms);
+        let probe = Arc::new(LatencyProbe::default());
+        let probe_writer = Arc::clone(&probe);
+        let geometry = analyzer.geometry();
+        // A frame's newest sample lies half a window after its centre.
+        let window_half_s = geometry.window as f64 / 2.0 / f64::from(geometry.rate);
+        let algorithmic_delay_ms =
+            f64::from(self.config.pitch().lookahead_frames) * geometry.hop as f64 * 1000.0
+                / f64::from(geometry.rate);
         let first_rate = info.parties[0].sample_rate;
         let name = self.name.clone();
         let analysis = std::thread::Builder::new()
@@ -212,7 +275,36 @@ impl Pipeline {
                 let mut block = Block::with_capacity(info.parties.len(), capacity);
                 let mut first_samples = 0u64;
                 let mut failure = None;
-                let emit = |rec: Record| {
+                // Live sources: capture times and latency (allocated here, once).
+                let anchor = Cell::new(None::<CaptureAnchor>);
+                let unix_offset = crate::time::unix_offset_s();
+                let frame_latency = RefCell::new(LatencyHistogram::new());
+                let alert_latency = RefCell::new(LatencyHistogram::new());
+                let emit = |mut rec: Record| {
+                    if let Some(a) = anchor.get() {
+                        let now = crate::time::mono_ns();
+                        let stamp = |t: f64, h: &RefCell<LatencyHistogram>| {
+                            let newest = t + window_half_s;
+                            let captured =
+                                a.mono_ns as f64 - (a.t - newest) * 1e9;
+                            h.borrow_mut()
+                                .record((now as f64 - captured).max(0.0) as u64);
+                            Some(unix_offset + captured / 1e9)
+                        };
+                        match &mut rec {
+                            Record::Frame(f) => {
+                                f.captured_at = stamp(f.t, &frame_latency);
+                                let h = frame_latency.borrow();
+                                if h.count() % 100 == 0 {
+                                    probe_writer.publish(&h, &alert_latency.borrow());
+                                }
+                            }
+                            Record::Alert(al) => {
+                                al.captured_at = stamp(al.t, &alert_latency);
+                            }
+                            _ => {}
+                        }
+                    }
                     let frame = matches!(rec, Record::Frame(_));
                     for o in outlets.iter().filter(|o| o.frames || !frame) {
                         o.send(rec.clone());
@@ -228,6 +320,7 @@ impl Pipeline {
                             break;
                         }
                     }
+                    anchor.set(source.capture_anchor());
                     if let Err(e) = analyzer.process(&block, emit) {
                         failure = Some(e);
                         break;
@@ -242,7 +335,18 @@ impl Pipeline {
                     .iter()
                     .map(|o| o.dropped.load(Ordering::Relaxed))
                     .sum();
-                let summary = Arc::new(analyzer.summary(&source.diagnostics(), dropped_so_far));
+                let mut summary = analyzer.summary(&source.diagnostics(), dropped_so_far);
+                let capture = source.capture_reports();
+                if !capture.is_empty() {
+                    probe_writer.publish(&frame_latency.borrow(), &alert_latency.borrow());
+                    summary.live = Some(LiveSummary {
+                        capture_to_frame_ms: frame_latency.borrow().summary(),
+                        capture_to_alert_ms: alert_latency.borrow().summary(),
+                        algorithmic_delay_ms,
+                        capture,
+                    });
+                }
+                let summary = Arc::new(summary);
                 for o in &outlets {
                     // The summary is never dropped, whatever the policy.
                     let _ = o.tx.send(Record::Summary(Arc::clone(&summary)));
@@ -250,16 +354,14 @@ impl Pipeline {
                 drop(outlets);
                 tracing::info!(frames = analyzer.frames_emitted(), "analysis finished");
                 let cpu = thread_cpu_time();
-                match failure {
-                    Some(e) => Err(e),
-                    None => Ok((summary, analyzer.frames_emitted(), cpu)),
-                }
+                Ok((summary, analyzer.frames_emitted(), cpu, failure))
             })
             .map_err(|e| Error::Internal {
                 stage: "pipeline",
                 message: format!("cannot start the analysis thread: {e}"),
             })?;
         Ok(Running {
+            probe,
             progress_ms,
             duration_s: info.duration_s,
             analysis,
@@ -281,6 +383,12 @@ impl Running {
         self.duration_s
     }
 
+    /// For live sources: capture → frame and capture → alert latency so far (p50, p99 in ms),
+    /// updated every 100 frames.
+    pub fn latency(&self) -> LatencyNow {
+        self.probe.read()
+    }
+
     /// Whether the analysis thread has ended.
     pub fn is_finished(&self) -> bool {
         self.analysis.is_finished()
@@ -292,6 +400,20 @@ impl Running {
     /// The analysis error if there was one (sinks were still flushed), otherwise the first
     /// sink error.
     pub fn wait(self) -> Result<RunReport, Error> {
+        let (report, failure) = self.wait_with_failure()?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// Waits like [`Running::wait`], but returns the report also when the input failed
+    /// part-way (a live stream died): the error that ended it comes alongside, after the
+    /// summary of what was analysed has been written to every sink.
+    ///
+    /// # Errors
+    /// A sink error, or a thread that panicked.
+    pub fn wait_with_failure(self) -> Result<(RunReport, Option<Error>), Error> {
         let analysis = self.analysis.join().unwrap_or_else(|_| {
             Err(Error::Internal {
                 stage: "analysis",
@@ -310,17 +432,18 @@ impl Running {
                 sink_error.get_or_insert(e);
             }
         }
-        let (summary, frames, analysis_cpu) = analysis?;
+        let (summary, frames, analysis_cpu, failure) = analysis?;
         if let Some(e) = sink_error {
-            return Err(e);
+            return Err(failure.unwrap_or(e));
         }
-        Ok(RunReport {
+        let report = RunReport {
             summary,
             frames,
             analysis_cpu,
             wall: self.started.elapsed(),
             records_dropped: self.dropped.iter().map(|d| d.load(Ordering::Relaxed)).sum(),
-        })
+        };
+        Ok((report, failure))
     }
 }
 

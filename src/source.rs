@@ -107,6 +107,16 @@ pub struct SourceDiagnostics {
     pub truncated: Option<String>,
 }
 
+/// Where the newest sample a live source delivered sits in the input timeline and when it was
+/// captured: the analysis maps every frame's and alert's input time to a capture time with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CaptureAnchor {
+    /// Input time, in seconds from the start, just after the newest delivered sample.
+    pub t: f64,
+    /// When that sample was captured, on the monotonic clock of [`crate::time::mono_ns`].
+    pub mono_ns: u64,
+}
+
 /// A producer of call audio, pulled by the analysis thread.
 pub trait Source: Send {
     /// The parties and what is known of the input.
@@ -124,5 +134,16 @@ pub trait Source: Send {
     /// Damage found while reading, reported in the summary.
     fn diagnostics(&self) -> SourceDiagnostics {
         SourceDiagnostics::default()
+    }
+
+    /// For live sources: the capture time of the newest delivered sample (`None` for files).
+    /// Called after every [`Source::read`]; must not allocate.
+    fn capture_anchor(&self) -> Option<CaptureAnchor> {
+        None
+    }
+
+    /// For live sources: what each capture stream did (empty for files).
+    fn capture_reports(&self) -> Vec<crate::capture::live::CaptureReport> {
+        Vec::new()
     }
 }

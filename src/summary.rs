@@ -3,7 +3,9 @@
 use serde::Serialize;
 
 use crate::agitation::AgitationSummary;
+use crate::capture::CaptureReport;
 use crate::conversation::ConversationSummary;
+use crate::latency::LatencySummary;
 use crate::stats::PartySummary;
 
 /// The summary of a whole call, written last.
@@ -38,6 +40,26 @@ pub struct Summary {
     pub input: InputSummary,
     /// Records that sinks dropped (overflow policy) before this summary.
     pub records_dropped: u64,
+    /// Live capture only: latency, rings, drops and xruns (absent for files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveSummary>,
+}
+
+/// How a live call's capture and analysis kept up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveSummary {
+    /// From the capture of the newest sample in a frame's window to the frame's features
+    /// being handed to the sinks. Includes the pitch tracker's look-ahead
+    /// (`algorithmic_delay_ms`), the device buffering and the wait for a whole block.
+    pub capture_to_frame_ms: LatencySummary,
+    /// From the capture of the newest sample in the deciding frame's window to the alert
+    /// being handed to the sinks.
+    pub capture_to_alert_ms: LatencySummary,
+    /// The part of the latency that the analysis itself needs: the frames the pitch tracker
+    /// looks ahead, in ms.
+    pub algorithmic_delay_ms: f64,
+    /// Per capture stream: rates, callbacks, drops, gaps, xruns, ring fill, drift.
+    pub capture: Vec<CaptureReport>,
 }
 
 /// Damage to the input that the analysis recovered from.

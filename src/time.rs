@@ -23,3 +23,37 @@ pub fn thread_cpu_time() -> Option<Duration> {
         None
     }
 }
+
+/// The monotonic clock in nanoseconds (`CLOCK_MONOTONIC`, the same for every thread of the
+/// process). Safe to call from an audio callback: a vDSO read, no allocation, no lock.
+pub fn mono_ns() -> u64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: as in `thread_cpu_time`: a valid timespec and a constant clock id.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        if rc == 0 {
+            return ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        }
+        0
+    }
+    #[cfg(not(unix))]
+    {
+        use std::sync::OnceLock;
+        use std::time::Instant;
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        ORIGIN.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    }
+}
+
+/// The offset from [`mono_ns`] to Unix time, in seconds: `unix = offset + mono_ns / 1e9`.
+/// Taken once per call so that timestamps within a call are consistent.
+pub fn unix_offset_s() -> f64 {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    unix - mono_ns() as f64 / 1e9
+}

@@ -6,4 +6,10 @@
 //!   demos that need no audio server.
 
 pub mod device;
+pub mod drift;
+pub mod live;
+pub(crate) mod ring;
 pub mod wav_device;
+
+pub use live::{CaptureMonitor, CaptureOptions, CaptureReport, LiveSource, StreamSpec};
+pub use ring::CaptureCounters;

@@ -11,6 +11,7 @@ mod common;
 mod conversation;
 mod golden;
 mod invariance;
+mod live;
 mod loudness_reference;
 mod no_alloc;
 mod pipeline;

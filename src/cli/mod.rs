@@ -1,0 +1,4 @@
+//! The binary's subcommands that live in their own files.
+
+pub mod devices;
+pub mod live;

@@ -8,7 +8,7 @@
 pub mod device;
 pub mod drift;
 pub mod live;
-pub(crate) mod ring;
+pub mod ring;
 pub mod wav_device;
 
 pub use live::{CaptureMonitor, CaptureOptions, CaptureReport, LiveSource, StreamSpec};

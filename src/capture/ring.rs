@@ -24,7 +24,7 @@ use crate::time::mono_ns;
 
 /// Where one callback's chunk starts in the sample ring and when it was captured.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Mark {
+pub struct Mark {
     /// Index (in frames pushed into the ring since the start) of the chunk's first frame.
     pub start: u64,
     /// Monotonic time ([`mono_ns`]) at which the chunk's first frame was captured.
@@ -60,7 +60,7 @@ pub struct CaptureCounters {
 }
 
 /// The callback side of one capture stream. Owned by the audio callback.
-pub(crate) struct Writer {
+pub struct Writer {
     samples: rtrb::Producer<f32>,
     marks: rtrb::Producer<Mark>,
     /// For each party of this stream, in order, the device channel it reads.
@@ -74,23 +74,35 @@ pub(crate) struct Writer {
     counters: Arc<CaptureCounters>,
 }
 
-/// The reader side of one capture stream.
-pub(crate) struct Reader {
-    pub samples: rtrb::Consumer<f32>,
-    pub marks: rtrb::Consumer<Mark>,
-    pub errors: rtrb::Consumer<cpal::Error>,
-    pub counters: Arc<CaptureCounters>,
+/// The reader side of one capture stream (read by [`super::LiveSource`]).
+pub struct Reader {
+    pub(crate) samples: rtrb::Consumer<f32>,
+    pub(crate) marks: rtrb::Consumer<Mark>,
+    pub(crate) errors: rtrb::Consumer<cpal::Error>,
+    pub(crate) counters: Arc<CaptureCounters>,
+}
+
+impl Reader {
+    /// The stream's counters.
+    pub fn counters(&self) -> &CaptureCounters {
+        &self.counters
+    }
+
+    /// Samples waiting in the ring (frames × parties).
+    pub fn available(&self) -> usize {
+        self.samples.slots()
+    }
 }
 
 /// Error-callback side: stream errors are moved into a ring for the reader.
-pub(crate) struct ErrorWriter {
+pub struct ErrorWriter {
     errors: rtrb::Producer<cpal::Error>,
     counters: Arc<CaptureCounters>,
 }
 
 /// Makes the rings of one stream: `capacity_frames` frames of `map.len()` parties read from a
 /// device with `channels` interleaved channels at `rate` Hz.
-pub(crate) fn rings(
+pub fn rings(
     map: &[usize],
     channels: usize,
     rate: u32,

@@ -18,6 +18,8 @@ use callpulse::source::Source;
 use callpulse::source::wav::WavSource;
 use callpulse::{AnalysisConfig, Role};
 
+mod cli;
+
 /// The sample call shipped for `callpulse demo` (see assets/demo/NOTICE.md).
 const DEMO_CALL: &str = "assets/demo/auto_repairs_60s_stereo.wav";
 
@@ -87,6 +89,8 @@ enum Command {
     ///   callpulse simulate call.txt -o call.wav --telephone --snr 15 --leak-db -12 --leak-delay-ms 30
     #[command(verbatim_doc_comment)]
     Simulate(SimulateArgs),
+    /// Play the headset earcons (preview the cues, check the headset level).
+    Earcons(cli::earcons::EarconsArgs),
 }
 
 #[derive(Args)]
@@ -224,6 +228,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze(&args),
         Command::Demo { output } => demo(output.as_deref()),
         Command::Simulate(args) => simulate(&args),
+        Command::Earcons(args) => cli::earcons::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

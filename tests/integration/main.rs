@@ -9,6 +9,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod conversation;
+mod earcon;
 mod golden;
 mod invariance;
 mod loudness_reference;

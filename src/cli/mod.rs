@@ -1,0 +1,3 @@
+//! The binary's subcommands that live in their own files.
+
+pub mod earcons;

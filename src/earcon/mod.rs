@@ -1,7 +1,7 @@
 //! Headset earcons: a short, quiet, distinct tone pattern in the agent's headset for every
 //! alert kind, so the agent hears a coaching cue without looking at a screen.
 //!
-//! * [`pattern`]: the patterns and [`Synth`], an allocation-free synthesiser.
+//! * [`mod@pattern`]: the patterns and [`Synth`], an allocation-free synthesiser.
 //! * [`player`]: [`EarconSink`], a [`crate::sink::Sink`] that plays alerts on a `cpal` output
 //!   device, and [`play_once`] for previews.
 //!

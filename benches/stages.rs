@@ -227,5 +227,22 @@ fn agitation(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, stages, conversation, agitation);
+/// The earcon synthesiser: one 10 ms stereo 48 kHz output buffer (480 frames) with a pattern
+/// always playing (budget: far below the callback period, ≤ 20 µs).
+fn earcon(c: &mut Criterion) {
+    use callpulse::alert::{AlertKind, Severity};
+    use callpulse::earcon::Synth;
+    let mut synth = Synth::new(48_000, 2, -20.0).expect("synth");
+    let mut out = vec![0.0f32; 2 * 480];
+    c.bench_function("earcon render 10 ms", |b| {
+        b.iter(|| {
+            if synth.is_idle() {
+                let _ = synth.start(AlertKind::CallerAgitationRising, Severity::Warn);
+            }
+            synth.render(black_box(&mut out));
+        })
+    });
+}
+
+criterion_group!(benches, stages, conversation, agitation, earcon);
 criterion_main!(benches);

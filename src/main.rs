@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-
-mod cli;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use callpulse::config::RawConfig;
@@ -19,6 +17,8 @@ use callpulse::sink::{JsonlSink, MemorySink};
 use callpulse::source::Source;
 use callpulse::source::wav::WavSource;
 use callpulse::{AnalysisConfig, Role};
+
+mod cli;
 
 /// The sample call shipped for `callpulse demo` (see assets/demo/NOTICE.md).
 const DEMO_CALL: &str = "assets/demo/auto_repairs_60s_stereo.wav";
@@ -109,6 +109,8 @@ enum Command {
     Live(cli::live::LiveArgs),
     /// List audio hosts and devices (ids, channels, rates) for `live`.
     Devices(cli::devices::DevicesArgs),
+    /// Play the headset earcons (preview the cues, check the headset level).
+    Earcons(cli::earcons::EarconsArgs),
 }
 
 #[derive(Args)]
@@ -248,6 +250,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(&args),
         Command::Live(args) => cli::live::run(&args),
         Command::Devices(args) => cli::devices::run(&args),
+        Command::Earcons(args) => cli::earcons::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

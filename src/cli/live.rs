@@ -14,6 +14,7 @@ use callpulse::Role;
 use callpulse::capture::device::{self, Direction};
 use callpulse::capture::wav_device::{WavDeviceOptions, wav_host};
 use callpulse::capture::{CaptureOptions, LiveSource, StreamSpec};
+use callpulse::earcon::{EarconConfig, EarconSink};
 use callpulse::pipeline::{Overflow, Pipeline, RunReport};
 use callpulse::sink::JsonlSink;
 use callpulse::source::Source;
@@ -75,6 +76,14 @@ pub struct LiveArgs {
     /// Also write per-frame records (100 per second).
     #[arg(long)]
     frames: bool,
+    /// Play a short, quiet tone pattern for every alert on this output device (the agent's
+    /// headset); `callpulse earcons` previews them. Rate-limited: at most one every 3 s, the
+    /// same kind at most every 20 s.
+    #[arg(long, value_name = "NAME")]
+    earcon_device: Option<String>,
+    /// Peak level of the earcons in dBFS (-60 to -6).
+    #[arg(long, value_name = "DB", default_value_t = -20.0, allow_negative_numbers = true)]
+    earcon_level_db: f32,
     /// A line of latency, ring fill, drops and xruns on stderr every 5 s.
     #[arg(long)]
     stats: bool,
@@ -213,6 +222,22 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         }
         None => pipeline.sink(JsonlSink::new(io::stdout()), Overflow::DropNewest),
     };
+    let mut earcons = None;
+    if let Some(name) = &args.earcon_device {
+        let host = device::host(if args.input_wav.is_some() {
+            None
+        } else {
+            args.host.as_deref()
+        })?;
+        let out = device::find(&host, Some(name), Direction::Output)?;
+        let config = EarconConfig {
+            level_dbfs: args.earcon_level_db,
+            ..EarconConfig::default()
+        };
+        let sink = EarconSink::open(&out, config)?;
+        earcons = Some(sink.stats_handle());
+        pipeline = pipeline.sink_with_capacity(sink, Overflow::DropNewest, 64);
+    }
     let started = Instant::now();
     let running = pipeline.spawn(Box::new(source))?;
     let mut next_stats = started + Duration::from_secs(5);
@@ -244,7 +269,15 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         }
     }
     let (report, failure) = running.wait_with_failure()?;
-    eprintln!("{}", summary_line(&report, failure.is_some()));
+    let mut line = summary_line(&report, failure.is_some());
+    if let Some(stats) = earcons {
+        let e = stats.get();
+        line.push_str(&format!(
+            "; earcons played {}, rate-limited {}, dropped {}",
+            e.played, e.rate_limited, e.dropped
+        ));
+    }
+    eprintln!("{line}");
     match failure {
         Some(e) => Err(e.into()),
         None => Ok(()),

@@ -1,4 +1,5 @@
 //! The binary's subcommands that live in their own files.
 
 pub mod devices;
+pub mod earcons;
 pub mod live;

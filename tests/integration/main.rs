@@ -10,6 +10,7 @@ mod capture;
 mod cli;
 mod common;
 mod conversation;
+mod earcon;
 mod golden;
 mod invariance;
 mod live;

@@ -182,8 +182,11 @@ impl DriftCorrector {
     /// The most output frames one [`process`](Self::process) call with up to `max_input`
     /// input frames can append: the capacity to give `out`.
     pub fn max_output(max_input: usize) -> usize {
-        let chunks = (max_input + CHUNK_FRAMES - 1) / CHUNK_FRAMES;
-        chunks * per_chunk_max()
+        // A call completes at most ceil(max_input / CHUNK_FRAMES) chunks (fewer than
+        // CHUNK_FRAMES frames wait from the call before).
+        max_input
+            .div_ceil(CHUNK_FRAMES)
+            .saturating_mul(per_chunk_max())
     }
 
     /// Corrects `input` (frames of this stream) and appends the result to `out`, within its

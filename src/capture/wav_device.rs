@@ -994,8 +994,9 @@ mod tests {
 
     #[test]
     fn wall_clock_rate_follows_clock_ppm() {
-        // The same, measured by arrival time (wall clock) rather than the stamps.
-        let (_dir, path) = pcm16(1, 8000, 80_000);
+        // The same, measured by arrival time (wall clock) rather than the stamps: 40 s files
+        // at 40× speed, about 1 s each.
+        let (_dir, path) = pcm16(1, 8000, 320_000);
         let measure = |ppm: f64| {
             let options = WavDeviceOptions {
                 speed: 40.0,
@@ -1009,8 +1010,8 @@ mod tests {
         let nominal = measure(0.0);
         let fast = measure(10_000.0);
         let gain = fast / nominal - 1.0;
-        // Wide tolerance: a loaded machine wakes late now and then.
-        assert!((gain - 0.01).abs() < 0.006, "gain {gain}");
+        // Wide tolerance: on a loaded machine the last wake-up may come milliseconds late.
+        assert!((gain - 0.01).abs() < 0.005, "gain {gain}");
     }
 
     #[test]

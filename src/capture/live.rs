@@ -175,6 +175,8 @@ struct Input {
     ended: bool,
     failed: Option<String>,
     drift: Option<DriftCorrector>,
+    /// Input frames owed to the drift corrector (the fraction, or what was not yet there).
+    carry: f64,
     scratch: Vec<f32>,
     /// Kept alive while capturing; dropped (stopping the callback) when the source is.
     _stream: cpal::Stream,
@@ -189,7 +191,13 @@ pub struct LiveSource {
     stall_ns: u64,
     started_ns: u64,
     anchor: Option<CaptureAnchor>,
+    /// The fill difference between the streams once both have settled (their callback sizes
+    /// differ, so their rings sit at different levels): the drift loop holds it.
+    drift_setpoint: Option<f64>,
 }
+
+/// Audio delivered before the drift loop takes its setpoint.
+const DRIFT_SETTLE_S: f64 = 1.0;
 
 /// The rate asked of a device when none is given: the analysis rate for wide-band input, so
 /// the analysis needs no resampler (and its latency) of its own.
@@ -391,13 +399,13 @@ impl LiveSource {
                 let _ = i;
             }
             let drift = if !inputs.is_empty() && spec.parties.len() == 1 {
-                Some(DriftCorrector::new(rate, block)?)
+                Some(DriftCorrector::new(rate, 2 * block)?)
             } else {
                 None
             };
             let scratch_len = drift
                 .as_ref()
-                .map_or(block, |_| DriftCorrector::max_output(block));
+                .map_or(block, |_| DriftCorrector::max_output(2 * block));
             inputs.push(Input {
                 label: spec.label.clone(),
                 rate,
@@ -414,6 +422,7 @@ impl LiveSource {
                 ended: false,
                 failed: None,
                 drift,
+                carry: 0.0,
                 scratch: Vec::with_capacity(scratch_len),
                 _stream: stream,
             });
@@ -440,6 +449,7 @@ impl LiveSource {
             stall_ns: options.stall_timeout.as_nanos() as u64,
             started_ns: mono_ns(),
             anchor: None,
+            drift_setpoint: None,
         })
     }
 
@@ -507,10 +517,19 @@ impl LiveSource {
         }
     }
 
-    /// Fills this input's parties in `block` with its next block. Returns false when it has
-    /// nothing to give.
-    fn fill(input: &mut Input, block: &mut Block) -> bool {
-        let n = input.block;
+    /// Fills this input's parties in `block` with its next frames, at most `limit` (and a
+    /// block). Returns the frames given (0 when it has nothing).
+    fn fill(input: &mut Input, block: &mut Block, limit: usize) -> usize {
+        // A drift-corrected stream may need a little more than a block to keep up.
+        let most = if input.drift.is_some() {
+            2 * input.block
+        } else {
+            input.block
+        };
+        let n = limit.min(most);
+        if n == 0 {
+            return 0;
+        }
         let per = input.parties.len();
         // Marks at or before the read position: the newest gives the capture time; a mark
         // announcing lost frames at exactly this position starts a gap.
@@ -540,7 +559,7 @@ impl LiveSource {
             }
             input.gap_left -= zeros as u64;
             input.delivered += zeros as u64;
-            return true;
+            return zeros;
         }
         let available = input.reader.samples.slots() / per;
         // A mark for a chunk starting inside this block must not be skipped: read up to it.
@@ -553,10 +572,10 @@ impl LiveSource {
             .map_or(u64::MAX, |m| m.start - input.pos);
         let take = n.min(available).min(to_mark.max(1) as usize);
         if take == 0 {
-            return false;
+            return 0;
         }
         let Ok(chunk) = input.reader.samples.read_chunk(take * per) else {
-            return false;
+            return 0;
         };
         let (a, b) = chunk.as_slices();
         for (i, &s) in a.iter().chain(b).enumerate() {
@@ -565,7 +584,7 @@ impl LiveSource {
         chunk.commit_all();
         input.pos += take as u64;
         input.delivered += take as u64;
-        true
+        take
     }
 }
 
@@ -628,15 +647,43 @@ impl Source for LiveSource {
             let i = &self.inputs[0];
             (i.reader.samples.slots() / i.parties.len()) as f64 / f64::from(i.rate)
         };
+        let settled =
+            self.inputs[0].delivered as f64 / f64::from(self.inputs[0].rate) >= DRIFT_SETTLE_S;
+        let mut reference_s = 0.0;
         for (k, input) in self.inputs.iter_mut().enumerate() {
-            let before = input.delivered;
             let pos_before = input.pos;
-            Self::fill(input, block);
+            let limit = match &input.drift {
+                // The corrected stream gives as much input as the resampler turns into the
+                // reference's span at the current ratio: its ring then fills or drains with
+                // the ratio's error, which the loop below sees and corrects.
+                Some(drift) => {
+                    let want = reference_s * f64::from(input.rate) / drift.ratio() + input.carry;
+                    want.max(0.0) as usize
+                }
+                None => input.block,
+            };
+            let taken = Self::fill(input, block, limit);
+            if k == 0 {
+                reference_s = taken as f64 / f64::from(input.rate);
+            }
+            if let Some(drift) = &input.drift {
+                let want = reference_s * f64::from(input.rate) / drift.ratio() + input.carry;
+                input.carry = (want - taken as f64).clamp(0.0, 2.0 * input.block as f64);
+            }
             if let (Some(drift), [p]) = (&mut input.drift, input.parties.as_slice()) {
                 let fill = input.reader.samples.slots() as f64 / f64::from(input.rate);
+                let difference = fill - reference_fill;
+                let error = match self.drift_setpoint {
+                    Some(setpoint) => difference - setpoint,
+                    None if settled => {
+                        self.drift_setpoint = Some(difference);
+                        0.0
+                    }
+                    None => 0.0,
+                };
                 let samples = &mut block.parties[*p].samples;
                 input.scratch.clear();
-                drift.process(samples, fill - reference_fill, &mut input.scratch);
+                drift.process(samples, error, &mut input.scratch);
                 samples.clear();
                 samples.extend_from_slice(&input.scratch);
             }
@@ -652,7 +699,6 @@ impl Source for LiveSource {
                     mono_ns: m.capture_ns + offset as u64,
                 });
             }
-            let _ = before;
         }
         for p in &mut block.parties {
             p.sanitize(1.0);

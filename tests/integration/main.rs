@@ -7,6 +7,7 @@ static ALLOCATOR: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisable
 mod agitation;
 mod bad_input;
 mod capture;
+mod capture_units;
 mod cli;
 mod common;
 mod conversation;

@@ -18,3 +18,4 @@ mod properties;
 mod pulse;
 mod simulate;
 mod synthetic;
+mod view;

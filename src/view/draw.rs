@@ -858,6 +858,40 @@ mod tests {
     }
 
     #[test]
+    fn the_newest_alert_stands_out_then_calms_down() {
+        let mut records = records(700);
+        let state = state_after(&records);
+        assert!(state.newest_alert_highlighted());
+        let bg_of_message = |state: &ViewState| {
+            let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+            terminal.draw(|f| draw(f, state)).unwrap();
+            let buffer = terminal.backend().buffer().clone();
+            let text = screen(state, 100, 30);
+            let row = text.lines().position(|l| l.contains(MESSAGE)).unwrap();
+            let col = text.lines().nth(row).unwrap().find(MESSAGE).unwrap();
+            // Box-drawing characters before the message are 3 bytes wide: count chars.
+            let x = text.lines().nth(row).unwrap()[..col].chars().count() as u16;
+            buffer[(x, row as u16)].bg
+        };
+        assert_eq!(bg_of_message(&state), WARN);
+        // Five seconds later the banner keeps its words but drops the background.
+        let quiet: Vec<Record> = (700..1200)
+            .map(|i| {
+                Record::Frame(FrameRecord {
+                    index: i,
+                    t: (i as f64 + 0.5) * 0.01,
+                    parties: [Some(PartyFeatures::default()); 2],
+                    captured_at: None,
+                })
+            })
+            .collect();
+        records.extend(quiet);
+        let state = state_after(&records);
+        assert!(!state.newest_alert_highlighted());
+        assert_ne!(bg_of_message(&state), WARN);
+    }
+
+    #[test]
     fn clock_formats() {
         assert_eq!(clock(0.0), "0:00");
         assert_eq!(clock(95.3), "1:35");

@@ -22,3 +22,4 @@ mod properties;
 mod pulse;
 mod simulate;
 mod synthetic;
+mod view;

@@ -19,6 +19,7 @@ use callpulse::pipeline::{Overflow, Pipeline, RunReport};
 use callpulse::sink::JsonlSink;
 use callpulse::source::Source;
 use callpulse::summary::Summary;
+use callpulse::view::{AgentView, ViewOptions};
 
 use crate::Tuning;
 
@@ -84,6 +85,11 @@ pub struct LiveArgs {
     /// Peak level of the earcons in dBFS (-60 to -6).
     #[arg(long, value_name = "DB", default_value_t = -20.0, allow_negative_numbers = true)]
     earcon_level_db: f32,
+    /// Show the agent view in this terminal: who speaks, loudness and pitch, the caller's
+    /// agitation and its trend, talk ratio, the latest alerts with their coaching message.
+    /// `q`, Esc or Ctrl-C ends the call. JSON Lines then go only to --output.
+    #[arg(long)]
+    view: bool,
     /// A line of latency, ring fill, drops and xruns on stderr every 5 s.
     #[arg(long)]
     stats: bool,
@@ -220,6 +226,8 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                 .with_context(|| format!("{}: cannot create the output file", path.display()))?;
             pipeline.sink(JsonlSink::new(file), Overflow::DropNewest)
         }
+        // The view owns the terminal: JSON Lines only to a file then.
+        None if args.view => pipeline,
         None => pipeline.sink(JsonlSink::new(io::stdout()), Overflow::DropNewest),
     };
     let mut earcons = None;
@@ -238,19 +246,30 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         earcons = Some(sink.stats_handle());
         pipeline = pipeline.sink_with_capacity(sink, Overflow::DropNewest, 64);
     }
+    if args.view {
+        let name = match (&args.input_wav, &args.device) {
+            (Some(p), _) => p
+                .file_stem()
+                .map_or_else(|| "call".into(), |s| s.to_string_lossy().into_owned()),
+            (None, Some(d)) => d.clone(),
+            (None, None) => "live call".into(),
+        };
+        let view = AgentView::new(ViewOptions::new(name, Arc::clone(&stop)))?;
+        pipeline = pipeline.sink_with_capacity(view, Overflow::DropNewest, 1024);
+    }
     let started = Instant::now();
     let running = pipeline.spawn(Box::new(source))?;
     let mut next_stats = started + Duration::from_secs(5);
     while !running.is_finished() {
         std::thread::sleep(Duration::from_millis(20));
-        if !announced && monitor.started() {
+        if !announced && monitor.started() && !args.view {
             announced = true;
             eprintln!(
                 "callpulse: capturing: {}; Ctrl-C to stop",
                 parties.join(", ")
             );
         }
-        if args.stats && Instant::now() >= next_stats {
+        if args.stats && !args.view && Instant::now() >= next_stats {
             next_stats += Duration::from_secs(5);
             let c = monitor.snapshot();
             let l = running.latency();

@@ -82,7 +82,6 @@ fn wait_for(tmux: &Tmux, session: &str, limit: Duration, done: impl Fn(&str) -> 
 }
 
 #[test]
-#[ignore = "needs callpulse live (merged by the lead)"]
 fn live_view_shows_the_alert_and_quits_on_q() {
     if !tmux_available() {
         return;

@@ -295,7 +295,7 @@ impl Pipeline {
                             Record::Frame(f) => {
                                 f.captured_at = stamp(f.t, &frame_latency);
                                 let h = frame_latency.borrow();
-                                if h.count() % 100 == 0 {
+                                if h.count().is_multiple_of(100) {
                                     probe_writer.publish(&h, &alert_latency.borrow());
                                 }
                             }

@@ -318,7 +318,7 @@ impl LiveSource {
                 .device
                 .default_input_config()
                 .map_err(|e| dev_err(format!("cannot record from it: {e}")))?;
-            let mut config = default.clone();
+            let mut config = default;
             // Without a rate asked for, record at the analysis rate when the device can (the
             // server or driver converts), so no resampler delay is added; else its default.
             let wanted = options.sample_rate.or_else(|| {
@@ -390,13 +390,12 @@ impl LiveSource {
                 .map_err(|e| dev_err(format!("cannot start the input stream: {e}")))?;
             tracing::info!(device = %spec.label, rate, channels, ?buffer, "capture started");
             let first = party_specs.len();
-            for (i, &(role, ch)) in spec.parties.iter().enumerate() {
+            for &(role, ch) in &spec.parties {
                 party_specs.push(PartySpec {
                     role,
                     sample_rate: rate,
                     label: format!("{} channel {ch}", spec.label),
                 });
-                let _ = i;
             }
             let drift = if !inputs.is_empty() && spec.parties.len() == 1 {
                 Some(DriftCorrector::new(rate, 2 * block)?)

@@ -283,9 +283,10 @@ fn live_ends_cleanly_when_the_audio_server_dies() {
     let out = dir.join("live.jsonl");
     let out_s = out.display().to_string();
     let (mut child, rx) = start_live(&server, &["--device", "vsink.monitor", "-o", &out_s]);
-    let _player = server.play(&wav, "vsink");
+    let mut player = server.play(&wav, "vsink");
     std::thread::sleep(Duration::from_secs(3));
     server.kill();
+    let _ = player.wait();
     let status = wait_exit(&mut child, Duration::from_secs(15));
     let stderr = rest(&rx);
     assert_eq!(status.code(), Some(1), "{stderr}");

@@ -139,9 +139,7 @@ impl CaptureMonitor {
             s.frames += c.frames.load(Ordering::Relaxed);
             s.dropped += c.dropped_frames.load(Ordering::Relaxed);
             s.xruns += c.xruns.load(Ordering::Relaxed);
-            let fill =
-                c.max_fill.load(Ordering::Relaxed) as f64 * 100.0 / (*capacity).max(1) as f64;
-            s.ring_fill_max_pct = s.ring_fill_max_pct.max(fill);
+            s.ring_fill_max_pct = s.ring_fill_max_pct.max(fill_pct(c, *capacity));
         }
         s
     }
@@ -152,6 +150,11 @@ impl CaptureMonitor {
             .iter()
             .all(|(_, _, c)| c.callbacks.load(Ordering::Relaxed) > 0)
     }
+}
+
+/// The highest fill of a ring of `capacity` frames, in percent.
+fn fill_pct(c: &CaptureCounters, capacity: u64) -> f64 {
+    c.max_fill.load(Ordering::Relaxed) as f64 * 100.0 / capacity.max(1) as f64
 }
 
 /// The reading state of one stream.
@@ -486,10 +489,7 @@ impl LiveSource {
                     xruns: c.xruns.load(Ordering::Relaxed),
                     stream_errors: c.errors.load(Ordering::Relaxed),
                     ring_ms: (i.capacity as f64 * 1000.0 / f64::from(i.rate) * 10.0).round() / 10.0,
-                    ring_fill_max_pct: (c.max_fill.load(Ordering::Relaxed) as f64 * 1000.0
-                        / i.capacity.max(1) as f64)
-                        .round()
-                        / 10.0,
+                    ring_fill_max_pct: (fill_pct(c, i.capacity as u64) * 10.0).round() / 10.0,
                     drift_ppm: i
                         .drift
                         .as_ref()
@@ -651,22 +651,19 @@ impl Source for LiveSource {
         let mut reference_s = 0.0;
         for (k, input) in self.inputs.iter_mut().enumerate() {
             let pos_before = input.pos;
-            let limit = match &input.drift {
-                // The corrected stream gives as much input as the resampler turns into the
-                // reference's span at the current ratio: its ring then fills or drains with
-                // the ratio's error, which the loop below sees and corrects.
-                Some(drift) => {
-                    let want = reference_s * f64::from(input.rate) / drift.ratio() + input.carry;
-                    want.max(0.0) as usize
-                }
-                None => input.block,
-            };
+            // The corrected stream gives as much input as the resampler turns into the
+            // reference's span at the current ratio: its ring then fills or drains with the
+            // ratio's error, which the loop below sees and corrects.
+            let want = input
+                .drift
+                .as_ref()
+                .map(|d| reference_s * f64::from(input.rate) / d.ratio() + input.carry);
+            let limit = want.map_or(input.block, |w| w.max(0.0) as usize);
             let taken = Self::fill(input, block, limit);
             if k == 0 {
                 reference_s = taken as f64 / f64::from(input.rate);
             }
-            if let Some(drift) = &input.drift {
-                let want = reference_s * f64::from(input.rate) / drift.ratio() + input.carry;
+            if let Some(want) = want {
                 input.carry = (want - taken as f64).clamp(0.0, 2.0 * input.block as f64);
             }
             if let (Some(drift), [p]) = (&mut input.drift, input.parties.as_slice()) {

@@ -266,6 +266,14 @@ impl DriftCorrector {
         1.0 + self.correction
     }
 
+    /// The loop's estimate of the clock mismatch, as the relative rate correction it holds in
+    /// steady state, in ppm (the integral term: −500 for a clock 500 ppm fast). Unlike
+    /// [`ratio`](Self::ratio), it is free of the proportional term's reaction to the jitter of
+    /// the fill measurement, so it is the figure to report.
+    pub fn correction_ppm(&self) -> f64 {
+        self.integral * 1e6
+    }
+
     /// The signal delay the corrector adds, in output frames (half the sinc filter). Input
     /// frames waiting for a full chunk (up to [`CHUNK_FRAMES`] − 1) come on top of it.
     pub fn latency_frames(&self) -> usize {

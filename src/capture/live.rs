@@ -105,7 +105,8 @@ pub struct CaptureReport {
     pub ring_ms: f64,
     /// Highest ring fill seen, in percent of the capacity.
     pub ring_fill_max_pct: f64,
-    /// Clock drift corrected against the first device, in ppm (two devices only).
+    /// The drift loop's steady-state correction against the first device, in ppm (two devices
+    /// only): about −500 when this device's clock runs 500 ppm fast.
     pub drift_ppm: Option<f64>,
 }
 
@@ -197,6 +198,9 @@ pub struct LiveSource {
     /// The fill difference between the streams once both have settled (their callback sizes
     /// differ, so their rings sit at different levels): the drift loop holds it.
     drift_setpoint: Option<f64>,
+    /// Sum and count of the fill differences measured while settling; their mean becomes the
+    /// setpoint (one measurement could be off by a late callback).
+    settling: (f64, u32),
 }
 
 /// Audio delivered before the drift loop takes its setpoint.
@@ -452,6 +456,7 @@ impl LiveSource {
             started_ns: mono_ns(),
             anchor: None,
             drift_setpoint: None,
+            settling: (0.0, 0),
         })
     }
 
@@ -493,7 +498,7 @@ impl LiveSource {
                     drift_ppm: i
                         .drift
                         .as_ref()
-                        .map(|d| ((d.ratio() - 1.0) * 1e6 * 10.0).round() / 10.0),
+                        .map(|d| (d.correction_ppm() * 10.0).round() / 10.0),
                 }
             })
             .collect()
@@ -646,8 +651,7 @@ impl Source for LiveSource {
             let i = &self.inputs[0];
             (i.reader.samples.slots() / i.parties.len()) as f64 / f64::from(i.rate)
         };
-        let settled =
-            self.inputs[0].delivered as f64 / f64::from(self.inputs[0].rate) >= DRIFT_SETTLE_S;
+        let elapsed_s = self.inputs[0].delivered as f64 / f64::from(self.inputs[0].rate);
         let mut reference_s = 0.0;
         for (k, input) in self.inputs.iter_mut().enumerate() {
             let pos_before = input.pos;
@@ -671,11 +675,18 @@ impl Source for LiveSource {
                 let difference = fill - reference_fill;
                 let error = match self.drift_setpoint {
                     Some(setpoint) => difference - setpoint,
-                    None if settled => {
-                        self.drift_setpoint = Some(difference);
+                    None => {
+                        // The second half of the settling time is averaged.
+                        if elapsed_s >= DRIFT_SETTLE_S / 2.0 {
+                            self.settling.0 += difference;
+                            self.settling.1 += 1;
+                        }
+                        if elapsed_s >= DRIFT_SETTLE_S {
+                            self.drift_setpoint =
+                                Some(self.settling.0 / f64::from(self.settling.1));
+                        }
                         0.0
                     }
-                    None => 0.0,
                 };
                 let samples = &mut block.parties[*p].samples;
                 input.scratch.clear();

@@ -20,6 +20,7 @@ mod no_alloc;
 mod pipeline;
 mod properties;
 mod pulse;
+mod server;
 mod simulate;
 mod synthetic;
 mod view;

@@ -1,0 +1,266 @@
+//! The call-floor server's core: calls fed through the ingest seam are analysed exactly like
+//! `analyze`, finalised however they end, isolated from each other's failures, bounded by
+//! capacity; the HTTP side enforces its token and exports metrics.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use callpulse::Role;
+use callpulse::config::AnalysisConfig;
+use callpulse::server::floor::Floor;
+use callpulse::server::ingest::{CallIngest, CallOpen, EndReason, Protocol, Refusal};
+use callpulse::server::{self, ServerConfig};
+
+use crate::common::{callpulse, demo_call, json_lines, read_wav};
+
+fn config(dir: &Path) -> ServerConfig {
+    ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        workers: 2,
+        output_dir: Some(dir.to_owned()),
+        ..ServerConfig::default()
+    }
+}
+
+fn open(floor: &Floor, external_id: &str, label: &str) -> Result<CallIngest, Refusal> {
+    floor.open_call(CallOpen {
+        protocol: Protocol::AudioHook,
+        external_id: external_id.into(),
+        label: label.into(),
+        roles: vec![Role::Agent, Role::Caller],
+        sample_rate: 8000,
+        meta: serde_json::json!({"test": true}),
+    })
+}
+
+/// Streams `channels` (agent, caller) into `call` in 200 ms chunks, as fast as possible.
+fn stream(call: &mut CallIngest, channels: &[Vec<f32>]) {
+    let n = channels[0].len();
+    let mut start = 0;
+    while start < n {
+        let end = (start + 1600).min(n);
+        call.push(vec![
+            channels[0][start..end].to_vec(),
+            channels[1][start..end].to_vec(),
+        ]);
+        start = end;
+    }
+}
+
+/// Waits until call `id` is in the finished list.
+fn wait_finished(floor: &Floor, id: &str) -> Arc<callpulse::server::floor::FinishedCall> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(f) = floor.calls().finished.iter().find(|f| f.id == id) {
+            return Arc::clone(f);
+        }
+        assert!(Instant::now() < deadline, "call {id} never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn records_of(lines: &[serde_json::Value], kinds: &[&str]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| kinds.contains(&l["type"].as_str().unwrap_or("")))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_call_through_the_floor_is_analysed_exactly_like_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let floor = Floor::start(config(dir.path()), AnalysisConfig::default()).unwrap();
+    let (rate, channels) = read_wav(&demo_call());
+    assert_eq!(rate, 8000);
+    let mut call = open(&floor, "session-1", "demo").unwrap();
+    let id = call.id().to_owned();
+    stream(&mut call, &channels);
+    assert_eq!(call.frames_dropped(), 0);
+    call.end(EndReason::Completed);
+    let finished = wait_finished(&floor, &id);
+    assert_eq!(finished.end_reason, EndReason::Completed);
+    assert!(finished.error.is_none(), "{:?}", finished.error);
+
+    let file = std::fs::read(finished.file.as_ref().unwrap()).unwrap();
+    let served = json_lines(&file);
+    let out = callpulse(&["analyze", demo_call().to_str().unwrap()]);
+    assert!(out.status.success());
+    let analyzed = json_lines(&out.stdout);
+    let kinds = ["event", "alert", "summary"];
+    let (a, b) = (records_of(&served, &kinds), records_of(&analyzed, &kinds));
+    assert!(b.len() > 5, "the demo call has events");
+    // The summary names its input; everything else must agree.
+    let strip = |mut v: Vec<serde_json::Value>| {
+        for r in &mut v {
+            for party in ["agent", "caller"] {
+                if let Some(p) = r.get_mut(party).and_then(|p| p.as_object_mut()) {
+                    p.remove("source");
+                }
+            }
+        }
+        v
+    };
+    assert_eq!(strip(a), strip(b));
+    // The finished record carries the same summary.
+    assert_eq!(
+        finished.summary.as_ref().unwrap()["frames"],
+        analyzed.last().unwrap()["frames"]
+    );
+    floor.shutdown();
+    floor.join();
+}
+
+#[test]
+fn a_panicking_call_ends_with_an_error_and_the_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.workers = 1; // both calls on the same worker
+    cfg.fault_panic_label = Some("boom".into());
+    let floor = Floor::start(cfg, AnalysisConfig::default()).unwrap();
+    let (_, channels) = read_wav(&demo_call());
+    let short: Vec<Vec<f32>> = channels.iter().map(|c| c[..80_000].to_vec()).collect();
+    let mut good = open(&floor, "good", "fine").unwrap();
+    let mut bad = open(&floor, "bad", "boom").unwrap();
+    let (good_id, bad_id) = (good.id().to_owned(), bad.id().to_owned());
+    stream(&mut bad, &short);
+    stream(&mut good, &short);
+    let failed = wait_finished(&floor, &bad_id);
+    let error = failed.error.as_deref().unwrap_or("");
+    assert!(error.contains("panicked"), "{error}");
+    let lines = json_lines(&std::fs::read(failed.file.as_ref().unwrap()).unwrap());
+    assert!(
+        lines.iter().any(|l| l["type"] == "error"),
+        "an error record"
+    );
+    assert_eq!(lines.last().unwrap()["type"], "summary");
+    // The other call on the same worker is untouched.
+    good.end(EndReason::Completed);
+    bad.end(EndReason::Completed);
+    let ok = wait_finished(&floor, &good_id);
+    assert!(ok.error.is_none());
+    assert!((ok.summary.as_ref().unwrap()["duration_s"].as_f64().unwrap() - 10.0).abs() < 0.01);
+    let text = floor
+        .metrics()
+        .render(floor.active(), &floor.queue_depths());
+    assert!(text.contains("callpulse_calls_failed_total 1"), "{text}");
+    floor.shutdown();
+    floor.join();
+}
+
+#[test]
+fn calls_beyond_capacity_are_refused_and_the_running_ones_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.max_calls = 2;
+    let floor = Floor::start(cfg, AnalysisConfig::default()).unwrap();
+    let mut a = open(&floor, "a", "a").unwrap();
+    assert!(matches!(
+        open(&floor, "a", "again"),
+        Err(Refusal::Duplicate(_))
+    ));
+    let _b = open(&floor, "b", "b").unwrap();
+    match open(&floor, "c", "c") {
+        Err(Refusal::AtCapacity { max: 2 }) => {}
+        other => panic!("expected a capacity refusal, got {other:?}"),
+    }
+    let invalid = floor.open_call(CallOpen {
+        protocol: Protocol::Twilio,
+        external_id: "x".into(),
+        label: "x".into(),
+        roles: vec![Role::Caller, Role::Caller],
+        sample_rate: 8000,
+        meta: serde_json::Value::Null,
+    });
+    assert!(matches!(invalid, Err(Refusal::Invalid(_))));
+    let (_, channels) = read_wav(&demo_call());
+    let short: Vec<Vec<f32>> = channels.iter().map(|c| c[..16_000].to_vec()).collect();
+    stream(&mut a, &short);
+    let id = a.id().to_owned();
+    drop(a); // the client vanished
+    let f = wait_finished(&floor, &id);
+    assert_eq!(f.end_reason, EndReason::Disconnected);
+    assert!((f.summary.as_ref().unwrap()["duration_s"].as_f64().unwrap() - 2.0).abs() < 0.01);
+    let text = floor
+        .metrics()
+        .render(floor.active(), &floor.queue_depths());
+    assert!(text.contains("callpulse_calls_refused_total 3"), "{text}");
+    floor.shutdown();
+    floor.join();
+}
+
+#[test]
+fn gaps_advance_the_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let floor = Floor::start(config(dir.path()), AnalysisConfig::default()).unwrap();
+    let (_, channels) = read_wav(&demo_call());
+    let part: Vec<Vec<f32>> = channels.iter().map(|c| c[..8000].to_vec()).collect();
+    let mut call = open(&floor, "gappy", "gappy").unwrap();
+    let id = call.id().to_owned();
+    stream(&mut call, &part);
+    call.gap(4000);
+    stream(&mut call, &part);
+    call.end(EndReason::Completed);
+    let f = wait_finished(&floor, &id);
+    let s = f.summary.as_ref().unwrap();
+    assert!(
+        (s["duration_s"].as_f64().unwrap() - 2.5).abs() < 0.01,
+        "{s}"
+    );
+    floor.shutdown();
+    floor.join();
+}
+
+#[test]
+fn http_api_needs_the_token_and_metrics_are_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.dashboard_token = Some("let-me-in".into());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = runtime.spawn(server::run(
+        cfg,
+        AnalysisConfig::default(),
+        move |s| {
+            let _ = addr_tx.send(s.local_addr);
+        },
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let get = |path: &str| -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let status = text[9..12].parse().unwrap();
+        (status, text)
+    };
+    assert_eq!(get("/api/calls").0, 401);
+    assert_eq!(get("/api/calls?token=wrong").0, 401);
+    let (status, body) = get("/api/calls?token=let-me-in");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"live\":[]"), "{body}");
+    assert_eq!(get("/api/calls/nope?token=let-me-in").0, 404);
+    assert_eq!(get("/healthz").0, 200);
+    let (status, metrics) = get("/metrics");
+    assert_eq!(status, 200);
+    for name in [
+        "callpulse_active_calls 0",
+        "callpulse_frames_dropped_total 0",
+        "callpulse_alerts_total{kind=\"agent_interrupting\"} 0",
+        "callpulse_ingest_to_alert_seconds_bucket{le=\"+Inf\"} 0",
+    ] {
+        assert!(metrics.contains(name), "{name} missing in\n{metrics}");
+    }
+    let _ = stop_tx.send(());
+    runtime.block_on(handle).unwrap().unwrap();
+}

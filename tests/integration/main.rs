@@ -20,6 +20,7 @@ mod no_alloc;
 mod pipeline;
 mod properties;
 mod pulse;
+mod send;
 mod simulate;
 mod synthetic;
 mod view;

@@ -113,7 +113,10 @@ fn print_text(report: &SendReport) {
     }
     for s in &report.sessions {
         if let Some(f) = &s.failure {
-            eprintln!("callpulse send: session {} ({}): {f}", s.index, s.session_id);
+            eprintln!(
+                "callpulse send: session {} ({}): {f}",
+                s.index, s.session_id
+            );
         } else if let Some(r) = &s.server_reason {
             eprintln!(
                 "callpulse send: session {} ({}): ended by the server ({r})",

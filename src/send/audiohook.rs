@@ -269,7 +269,11 @@ fn request(
     let bad = |e: &dyn std::fmt::Display| SessionFailure::Connect {
         message: format!("cannot build the request: {e}"),
     };
-    let mut req = target.url.as_str().into_client_request().map_err(|e| bad(&e))?;
+    let mut req = target
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| bad(&e))?;
     let mut headers: Vec<(&str, String)> = vec![
         ("audiohook-organization-id", opts.org_id.clone()),
         ("audiohook-session-id", session_id.to_string()),
@@ -326,10 +330,11 @@ async fn session(
     let timeout = |what: &str| SessionFailure::Timeout {
         waiting_for: what.to_string(),
     };
-    let (ws, _response) = tokio::time::timeout(opts.open_timeout, tokio_tungstenite::connect_async(req))
-        .await
-        .map_err(|_| timeout("upgrade"))?
-        .map_err(connect_failure)?;
+    let (ws, _response) =
+        tokio::time::timeout(opts.open_timeout, tokio_tungstenite::connect_async(req))
+            .await
+            .map_err(|_| timeout("upgrade"))?
+            .map_err(connect_failure)?;
     let (sink, mut stream) = ws.split();
     let mut client = Client {
         sink,
@@ -364,7 +369,9 @@ async fn session(
             .map_err(|_| timeout("opened"))??;
         match msg.kind.as_str() {
             "opened" => break msg,
-            "disconnect" => return disconnected(report, &mut client, &mut stream, opts, &msg).await,
+            "disconnect" => {
+                return disconnected(report, &mut client, &mut stream, opts, &msg).await;
+            }
             "event" | "pong" | "updated" => {}
             other => {
                 let m = format!("unexpected {other} before opened");
@@ -483,7 +490,9 @@ async fn session(
             .map_err(|_| timeout("closed"))??;
         match msg.kind.as_str() {
             "closed" => break,
-            "disconnect" => return disconnected(report, &mut client, &mut stream, opts, &msg).await,
+            "disconnect" => {
+                return disconnected(report, &mut client, &mut stream, opts, &msg).await;
+            }
             _ => {}
         }
     }
@@ -506,8 +515,16 @@ async fn disconnected(
         .and_then(Value::as_str)
         .unwrap_or("(none)")
         .to_string();
-    let info = msg.params.get("info").and_then(Value::as_str).map(str::to_string);
-    if client.send("close", json!({"reason": "disconnect"})).await.is_ok() {
+    let info = msg
+        .params
+        .get("info")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if client
+        .send("close", json!({"reason": "disconnect"}))
+        .await
+        .is_ok()
+    {
         let _ = tokio::time::timeout(opts.close_timeout, async {
             while let Ok(m) = recv(stream, client).await {
                 if m.kind == "closed" {

@@ -157,7 +157,10 @@ impl SendOptions {
     /// [`SendError::Config`] naming the first field out of range.
     pub fn validate(&self) -> Result<(), SendError> {
         if self.speed.is_nan() || self.speed < 0.0 {
-            return Err(config("speed", "must be >= 0 (0 or inf: as fast as possible)"));
+            return Err(config(
+                "speed",
+                "must be >= 0 (0 or inf: as fast as possible)",
+            ));
         }
         if self.calls == 0 || self.calls > 10_000 {
             return Err(config("calls", "must be 1 to 10000"));
@@ -404,7 +407,12 @@ pub struct SendReport {
 }
 
 impl SendReport {
-    fn from_sessions(url: &str, protocol: Protocol, sessions: Vec<SessionReport>, wall: Duration) -> Self {
+    fn from_sessions(
+        url: &str,
+        protocol: Protocol,
+        sessions: Vec<SessionReport>,
+        wall: Duration,
+    ) -> Self {
         let ok = sessions.iter().filter(|s| s.ok()).count();
         let opened: Vec<f64> = sessions.iter().filter_map(|s| s.opened_ms).collect();
         Self {
@@ -461,7 +469,10 @@ impl Target {
             }
             _ => return Err(bad("the URL must start with ws://")),
         }
-        let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| bad("no host"))?;
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| bad("no host"))?;
         let authority = match uri.port_u16() {
             Some(p) if p != 80 => format!("{host}:{p}"),
             _ => host.to_string(),
@@ -472,7 +483,11 @@ impl Target {
         } else {
             default_path.to_string()
         };
-        let path = if path.is_empty() { "/".to_string() } else { path };
+        let path = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        };
         let request_target = match uri.query() {
             Some(q) => format!("{path}?{q}"),
             None => path,
@@ -668,7 +683,13 @@ mod tests {
             client_secret: Some("!!".into()),
             ..ok.clone()
         };
-        assert!(matches!(bad.validate(), Err(SendError::Config { field: "client_secret", .. })));
+        assert!(matches!(
+            bad.validate(),
+            Err(SendError::Config {
+                field: "client_secret",
+                ..
+            })
+        ));
         let bad = SendOptions {
             speed: f64::NAN,
             ..ok

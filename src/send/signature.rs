@@ -176,7 +176,10 @@ mod tests {
                 "audiohook-organization-id",
                 "d7934305-0972-4844-938e-9060eef73d05",
             ),
-            ("audiohook-session-id", "30b0e395-84d3-4570-ac13-9a62d8f514c0"),
+            (
+                "audiohook-session-id",
+                "30b0e395-84d3-4570-ac13-9a62d8f514c0",
+            ),
             (
                 "audiohook-correlation-id",
                 "e160e428-53e2-487c-977d-96989bf5c99d",
@@ -241,7 +244,10 @@ mod tests {
     fn nonce_is_long_enough_and_fresh() {
         let a = random_nonce();
         assert!(a.len() >= 22);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(a, random_nonce());
     }
 }

@@ -74,12 +74,13 @@ async fn session(
         None => target.url.clone(),
     };
     let t0 = Instant::now();
-    let (ws, _response) = tokio::time::timeout(opts.open_timeout, tokio_tungstenite::connect_async(url))
-        .await
-        .map_err(|_| SessionFailure::Timeout {
-            waiting_for: "upgrade".into(),
-        })?
-        .map_err(connect_failure)?;
+    let (ws, _response) =
+        tokio::time::timeout(opts.open_timeout, tokio_tungstenite::connect_async(url))
+            .await
+            .map_err(|_| SessionFailure::Timeout {
+                waiting_for: "upgrade".into(),
+            })?
+            .map_err(connect_failure)?;
     report.opened_ms = Some(t0.elapsed().as_secs_f64() * 1000.0);
     let (mut sink, mut stream) = ws.split();
     let send_failed = |e: tokio_tungstenite::tungstenite::Error| SessionFailure::Connect {
@@ -217,7 +218,10 @@ mod tests {
         let s = sid("MZ");
         assert_eq!(s.len(), 34);
         assert!(s.starts_with("MZ"));
-        assert_eq!(with_token("ws://h/twilio", "a b&c"), "ws://h/twilio?token=a%20b%26c");
+        assert_eq!(
+            with_token("ws://h/twilio", "a b&c"),
+            "ws://h/twilio?token=a%20b%26c"
+        );
         assert_eq!(with_token("ws://h/t?x=1", "t"), "ws://h/t?x=1&token=t");
     }
 
@@ -225,10 +229,7 @@ mod tests {
     fn media_parses() {
         let m = json!({"event": "media", "media": {"track": "inbound", "chunk": "3",
             "timestamp": "40", "payload": STANDARD.encode([1u8, 2])}});
-        assert_eq!(
-            parse_media(&m),
-            Some(("inbound".into(), 3, 40, vec![1, 2]))
-        );
+        assert_eq!(parse_media(&m), Some(("inbound".into(), 3, 40, vec![1, 2])));
         assert_eq!(parse_media(&json!({"event": "stop"})), None);
     }
 }

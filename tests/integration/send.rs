@@ -318,8 +318,12 @@ async fn audiohook_signed_session_honours_the_chosen_channel_order() {
     assert_eq!(close["position"], "PT0.5S");
     assert!(close["serverseq"].as_u64().expect("serverseq") >= 1);
     let pings = conn.texts.iter().filter(|m| m["type"] == "ping").count();
-    assert!(pings >= 1, "no ping in a 250 ms session with a 100 ms interval");
-    assert_eq!(report.sessions[0].ping_rtt_ms.len(), pings);
+    assert!(
+        pings >= 1,
+        "no ping in a 250 ms session with a 100 ms interval"
+    );
+    // A pong may still be in flight when `close` goes out: at least the first is timed.
+    assert!((1..=pings).contains(&report.sessions[0].ping_rtt_ms.len()));
 
     // Audio: agent first, as chosen; μ-law decodes back to the WAV.
     let bytes: Vec<u8> = conn.binary.concat();
@@ -431,7 +435,10 @@ async fn failures_are_reported_not_panicked() {
     let (url, _) = serve(Behaviour::Disconnect("completed")).await;
     let report = send_calls(&url, &audio, &opts()).await.expect("run");
     assert_eq!(report.ok, 1);
-    assert_eq!(report.sessions[0].server_reason.as_deref(), Some("completed"));
+    assert_eq!(
+        report.sessions[0].server_reason.as_deref(),
+        Some("completed")
+    );
 
     let (url, _) = serve(Behaviour::Garbage).await;
     let report = send_calls(&url, &audio, &opts()).await.expect("run");
@@ -529,7 +536,16 @@ async fn cli_sends_three_calls_and_fails_on_refusal() {
     let wav = wav.to_string_lossy().to_string();
     let (url, log) = serve(Behaviour::AudioHook { choose: 0 }).await;
     let args: Vec<String> = [
-        "send", &url, &wav, "--calls", "3", "--speed", "0", "--json", "--client-secret", SECRET,
+        "send",
+        &url,
+        &wav,
+        "--calls",
+        "3",
+        "--speed",
+        "0",
+        "--json",
+        "--client-secret",
+        SECRET,
     ]
     .iter()
     .map(ToString::to_string)

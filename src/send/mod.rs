@@ -168,7 +168,7 @@ impl SendOptions {
         if self.frame < Duration::from_millis(20) || self.frame > Duration::from_secs(1) {
             return Err(config("frame", "must be 20 ms to 1 s"));
         }
-        if self.frame.as_micros() % 125 != 0 {
+        if !self.frame.as_micros().is_multiple_of(125) {
             return Err(config("frame", "must be a whole number of 8 kHz samples"));
         }
         if self.ping_interval < Duration::from_millis(100) {

@@ -66,6 +66,8 @@ async fn serve(behaviour: Behaviour) -> (String, Log) {
     (format!("ws://{addr}"), log)
 }
 
+// tungstenite's handshake callback fixes the error type (an HTTP response).
+#[allow(clippy::result_large_err)]
 async fn connection(tcp: tokio::net::TcpStream, behaviour: Behaviour, log: Log) {
     let mut conn = Conn::default();
     let refuse = match behaviour {
@@ -338,7 +340,7 @@ async fn audiohook_signed_session_honours_the_chosen_channel_order() {
 async fn audiohook_l16_caller_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_, caller) = signals(1000);
-    let wav = write_wav(dir.path(), &[caller.clone()]);
+    let wav = write_wav(dir.path(), std::slice::from_ref(&caller));
     let audio = CallAudio::from_wav(&wav, 0, 1).expect("wav");
     assert!(audio.agent.is_none());
     let (url, log) = serve(Behaviour::AudioHook { choose: 0 }).await;
@@ -426,11 +428,12 @@ async fn failures_are_reported_not_panicked() {
         })
     );
     // The client answered the disconnect with close(reason=disconnect).
-    let conns = log.lock().expect("log");
-    let last = conns[0].texts.last().expect("texts");
-    assert_eq!(last["type"], "close");
-    assert_eq!(last["parameters"]["reason"], "disconnect");
-    drop(conns);
+    {
+        let conns = log.lock().expect("log");
+        let last = conns[0].texts.last().expect("texts");
+        assert_eq!(last["type"], "close");
+        assert_eq!(last["parameters"]["reason"], "disconnect");
+    }
 
     let (url, _) = serve(Behaviour::Disconnect("completed")).await;
     let report = send_calls(&url, &audio, &opts()).await.expect("run");

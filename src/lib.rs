@@ -72,6 +72,7 @@ pub mod record;
 pub mod resample;
 pub mod role;
 pub mod server;
+pub mod send;
 pub mod simulate;
 pub mod sink;
 pub mod source;

@@ -126,6 +126,23 @@ enum Command {
     ///   callpulse send ws://127.0.0.1:8080/audiohook call.wav --api-key MYKEY --client-secret BASE64SECRET
     #[command(verbatim_doc_comment)]
     Serve(cli::serve::ServeArgs),
+    /// Stream a WAV call into a media-stream server as Genesys AudioHook or Twilio would.
+    ///
+    /// Connects over WebSocket (ws:// only; put a TLS proxy in front of wss:// endpoints),
+    /// speaks the vendor's protocol exactly (AudioHook: audiohook-* and x-api-key headers,
+    /// an HTTP message signature with --client-secret, open/opened, binary audio frames in
+    /// the order of the chosen media offer, ping/pong, pause/resume, close/closed; Twilio:
+    /// connected, start, 20 ms media messages per track, stop), paced in real time or faster.
+    /// Channel 0 of a stereo WAV is the agent, channel 1 the caller; a mono WAV is the caller.
+    /// Prints a report (sessions ok/failed and why, opened latency p50/p99/max, frames and
+    /// bytes sent); exits non-zero if any session failed.
+    ///
+    /// Examples:
+    ///   callpulse send ws://localhost:8080 call.wav --api-key KEY --client-secret SECRET
+    ///   callpulse send ws://localhost:8080/twilio call.wav --protocol twilio --token T
+    ///   callpulse send ws://localhost:8080 call.wav --calls 50 --ramp-ms 100 --speed 0 --json
+    #[command(verbatim_doc_comment)]
+    Send(cli::send::SendArgs),
 }
 
 #[derive(Args)]
@@ -267,6 +284,7 @@ fn main() -> ExitCode {
         Command::Devices(args) => cli::devices::run(&args),
         Command::Earcons(args) => cli::earcons::run(&args),
         Command::Serve(args) => cli::serve::run(&args),
+        Command::Send(args) => cli::send::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

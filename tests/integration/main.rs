@@ -21,6 +21,7 @@ mod pipeline;
 mod properties;
 mod pulse;
 mod server;
+mod send;
 mod simulate;
 mod synthetic;
 mod view;

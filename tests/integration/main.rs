@@ -22,4 +22,5 @@ mod properties;
 mod pulse;
 mod simulate;
 mod synthetic;
+mod twilio;
 mod view;

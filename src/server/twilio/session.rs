@@ -358,6 +358,14 @@ impl Session {
         }
     }
 
+    /// The WebSocket layer failed (for example a message over its size limit): end the call
+    /// with a protocol error and try to close.
+    pub fn on_transport_error(&mut self, detail: &str, out: &mut Vec<Action>) {
+        if !self.is_closed() {
+            self.fail(close_code::PROTOCOL, detail, out);
+        }
+    }
+
     /// The call of the last [`Action::Open`] was refused: close the socket with the reason
     /// (1013 "try again later" when the server is full or overloaded).
     pub fn on_refused(&mut self, refusal: &Refusal, out: &mut Vec<Action>) {

@@ -15,7 +15,7 @@
 //!   into one aligned timeline, with gaps where audio is missing;
 //! * [`session`]: the transport-agnostic state machine (authentication, ordering, format
 //!   checks) that answers each input with actions;
-//! * `handler`: the axum WebSocket handler that carries those actions out against the
+//! * [`handler`]: the axum WebSocket handler that carries those actions out against the
 //!   [`Floor`](crate::server::floor) and the call's
 //!   [`CallIngest`](crate::server::ingest::CallIngest).
 //!
@@ -25,3 +25,6 @@
 pub mod align;
 pub mod message;
 pub mod session;
+pub mod handler;
+
+pub use handler::upgrade;

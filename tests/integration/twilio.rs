@@ -268,7 +268,10 @@ fn a_gap_at_the_end_of_one_track_and_late_chunks() {
     let (s, o) = run(None, &msgs);
     assert_eq!(o.party(Role::Caller).len(), 30 * 160);
     let st = s.stats().align.expect("align stats");
-    assert_eq!(st.tracks[0].1.late_chunks + st.tracks[0].1.duplicate_chunks, 2);
+    assert_eq!(
+        st.tracks[0].1.late_chunks + st.tracks[0].1.duplicate_chunks,
+        2
+    );
     assert_eq!(st.tracks[0].1.missing_samples, 160);
 }
 
@@ -286,7 +289,11 @@ fn only_one_track_flowing_does_not_hold_the_other_back() {
         o.apply(std::mem::take(&mut out));
         let received = (i + 1) * 160;
         let emitted = o.party(Role::Caller).len() as u64;
-        assert!(received - emitted <= 1600, "held back {} samples", received - emitted);
+        assert!(
+            received - emitted <= 1600,
+            "held back {} samples",
+            received - emitted
+        );
     }
     s.on_text(&stop(200), &mut out);
     o.apply(out);
@@ -485,7 +492,9 @@ fn binary_frames_and_refusals_close_cleanly() {
         &callpulse::server::ingest::Refusal::AtCapacity { max: 4 },
         &mut out,
     );
-    assert!(matches!(&out[..], [Action::Close(c)] if c.code == close_code::TRY_AGAIN_LATER && c.reason.contains("capacity")));
+    assert!(
+        matches!(&out[..], [Action::Close(c)] if c.code == close_code::TRY_AGAIN_LATER && c.reason.contains("capacity"))
+    );
     let mut out = Vec::new();
     s.on_text(&media(2, "inbound", 1, 0, 1), &mut out);
     s.on_disconnect(&mut out);
@@ -517,7 +526,10 @@ fn arbitrary_input_never_panics_and_stays_bounded() {
         for a in &out {
             if let Action::Push(b) = a {
                 // Equal lengths, and never more than one window plus one chunk at once.
-                assert!(b.iter().all(|p| p.len() == b[0].len() && p.len() <= 9600 + 1600));
+                assert!(
+                    b.iter()
+                        .all(|p| p.len() == b[0].len() && p.len() <= 9600 + 1600)
+                );
             }
         }
         out.clear();
@@ -530,5 +542,178 @@ fn arbitrary_input_never_panics_and_stays_bounded() {
         let mut out = Vec::new();
         s.on_text(junk, &mut out);
         assert!(s.is_closed(), "{junk:?}");
+    }
+}
+
+// ---- Socket level: a real server, a WebSocket client sending what Twilio sends. ----
+
+mod socket {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use callpulse::config::AnalysisConfig;
+    use callpulse::server::floor::Floor;
+    use callpulse::server::ingest::EndReason;
+    use callpulse::server::{self, ServerConfig};
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    use super::{SID, TOKEN, connected, media, start, stop};
+
+    type Ws = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    async fn start_server(
+        max_calls: usize,
+    ) -> (SocketAddr, Arc<Floor>, tokio::sync::oneshot::Sender<()>) {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let mut config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            workers: 1,
+            max_calls,
+            ..ServerConfig::default()
+        };
+        config.twilio.tokens = vec![TOKEN.into()];
+        tokio::spawn(async move {
+            server::run(
+                config,
+                AnalysisConfig::default(),
+                move |s| {
+                    let _ = ready_tx.send((s.local_addr, Arc::clone(&s.floor)));
+                },
+                async move {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+            .unwrap();
+        });
+        let (addr, floor) = ready_rx.await.unwrap();
+        (addr, floor, stop_tx)
+    }
+
+    async fn connect(addr: SocketAddr, query: &str) -> Ws {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/twilio{query}"))
+            .await
+            .unwrap();
+        ws
+    }
+
+    async fn send(ws: &mut Ws, text: &str) {
+        ws.send(Message::Text(text.to_owned().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The close frame the server sends (code, reason); fails on anything else.
+    async fn close_of(ws: &mut Ws) -> (u16, String) {
+        let deadline = Duration::from_secs(10);
+        loop {
+            let msg = tokio::time::timeout(deadline, ws.next())
+                .await
+                .expect("server answers within 10 s");
+            match msg {
+                Some(Ok(Message::Close(Some(f)))) => {
+                    return (u16::from(f.code), f.reason.to_string());
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
+    async fn finished(
+        floor: &Floor,
+        external_id: &str,
+    ) -> Arc<callpulse::server::floor::FinishedCall> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(f) = floor
+                .calls()
+                .finished
+                .iter()
+                .find(|f| f.external_id == external_id)
+            {
+                return Arc::clone(f);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "call {external_id} never finished"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_over_the_socket_is_analysed_and_completed() {
+        let (addr, floor, _stop) = start_server(4).await;
+        let mut ws = connect(addr, "").await;
+        send(&mut ws, &connected()).await;
+        send(&mut ws, &start(1, r#"["inbound","outbound"]"#)).await;
+        let mut seq = 2;
+        for i in 0..100u64 {
+            send(&mut ws, &media(seq, "inbound", i + 1, i * 20, 1000)).await;
+            send(&mut ws, &media(seq + 1, "outbound", i + 1, i * 20, -1000)).await;
+            seq += 2;
+        }
+        send(&mut ws, &stop(seq)).await;
+        assert_eq!(close_of(&mut ws).await.0, 1000);
+        let f = finished(&floor, SID).await;
+        assert_eq!(f.end_reason, EndReason::Completed);
+        assert_eq!(f.label, "CA456");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wrong_token_over_the_socket_is_closed_with_policy_violation() {
+        let (addr, floor, _stop) = start_server(4).await;
+        let mut ws = connect(addr, "?token=wrong").await;
+        send(&mut ws, &connected()).await;
+        let st = start(1, r#"["inbound"]"#).replace(TOKEN, "wrong");
+        send(&mut ws, &st).await;
+        let (code, reason) = close_of(&mut ws).await;
+        assert_eq!(code, 1008);
+        assert!(reason.contains("unauthorized"), "{reason}");
+        assert!(floor.calls().live.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn over_capacity_is_try_again_later_and_a_vanished_client_is_disconnected() {
+        let (addr, floor, _stop) = start_server(1).await;
+        let mut a = connect(addr, "").await;
+        send(&mut a, &connected()).await;
+        send(&mut a, &start(1, r#"["inbound"]"#)).await;
+        send(&mut a, &media(2, "inbound", 1, 0, 500)).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while floor.active() == 0 {
+            assert!(Instant::now() < deadline, "first call never opened");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut b = connect(addr, "").await;
+        send(&mut b, &connected()).await;
+        send(&mut b, &start(1, r#"["inbound"]"#).replace(SID, "MZsecond")).await;
+        let (code, reason) = close_of(&mut b).await;
+        assert_eq!(code, 1013);
+        assert!(reason.contains("capacity"), "{reason}");
+        // The first client vanishes without stop.
+        drop(a);
+        let f = finished(&floor, SID).await;
+        assert_eq!(f.end_reason, EndReason::Disconnected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn malformed_json_over_the_socket_is_a_protocol_error() {
+        let (addr, floor, _stop) = start_server(4).await;
+        let mut ws = connect(addr, "").await;
+        send(&mut ws, &connected()).await;
+        send(&mut ws, &start(1, r#"["inbound"]"#)).await;
+        send(&mut ws, "{not json").await;
+        let (code, reason) = close_of(&mut ws).await;
+        assert_eq!(code, 1007);
+        assert!(reason.contains("31951"), "{reason}");
+        let f = finished(&floor, SID).await;
+        assert!(matches!(f.end_reason, EndReason::ProtocolError(_)));
     }
 }

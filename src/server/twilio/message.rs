@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine as _;
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// Largest text message accepted, bytes. A `media` message of 20 ms is about 400 bytes; a
 /// `start` message with custom parameters a few kilobytes.

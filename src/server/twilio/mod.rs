@@ -23,8 +23,8 @@
 //! configuration can swap them (for example when the agent is the one who dialled in).
 
 pub mod align;
+pub mod handler;
 pub mod message;
 pub mod session;
-pub mod handler;
 
 pub use handler::upgrade;

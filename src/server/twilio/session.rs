@@ -192,7 +192,10 @@ fn token_matches(tokens: &[String], candidate: &str) -> bool {
     let mut any = 0u8;
     for t in tokens {
         let d = Sha256::digest(t.as_bytes());
-        let diff = c.iter().zip(d.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        let diff = c
+            .iter()
+            .zip(d.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         any |= u8::from(diff == 0);
     }
     any == 1

@@ -219,7 +219,8 @@ fn a_missing_chunk_in_both_tracks_is_a_gap_of_the_right_length() {
     }
     msgs.push(stop(seq));
     let (s, o) = run(None, &msgs);
-    assert_eq!(o.gaps, vec![320]);
+    // The gap may be announced in pieces (one per release); the total is what counts.
+    assert_eq!(o.gaps.iter().sum::<u64>(), 320);
     let c = o.party(Role::Caller);
     assert_eq!(c.len(), 20 * 160);
     assert!(c[7 * 160..9 * 160].iter().all(|x| x.is_nan()));
@@ -380,7 +381,7 @@ fn malformed_json_ends_the_call_with_a_protocol_error() {
     let (s, o) = run(None, &msgs);
     assert!(s.is_closed());
     assert!(matches!(&o.end, Some(EndReason::ProtocolError(r)) if r.contains("31951")));
-    let (code, _) = o.close.expect("closed");
+    let code = o.close.as_ref().expect("closed").0;
     assert_eq!(code, close_code::INVALID_PAYLOAD);
     // The audio before the error was delivered.
     assert_eq!(o.party(Role::Caller).len(), 160);

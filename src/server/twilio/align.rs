@@ -510,6 +510,6 @@ mod tests {
             .unwrap();
         a.push(Track::Outbound, 1, 50_000, &chunk(1), &mut out)
             .unwrap();
-        assert_eq!(out, vec![Aligned::Gap(400_000 - 1600)]);
+        assert_eq!(out, vec![Aligned::Gap(400_000 + 160 - 1600)]);
     }
 }

@@ -125,9 +125,16 @@ impl Stream {
                 }
                 Ok(None) => self.session.on_disconnect(&mut actions),
                 Ok(Some(Err(e))) => {
-                    tracing::info!(error = %e, "websocket error");
-                    self.session
-                        .on_transport_error(&format!("websocket error: {e}"), &mut actions);
+                    // A message over the transport's limit is the client's fault; anything
+                    // else (reset, broken pipe) means the client vanished.
+                    let text = e.to_string();
+                    tracing::info!(error = %text, "websocket error");
+                    if text.contains("limit exceeded") || text.contains("too long") {
+                        self.session
+                            .on_transport_error(&format!("websocket error: {text}"), &mut actions);
+                    } else {
+                        self.session.on_disconnect(&mut actions);
+                    }
                 }
                 Ok(Some(Ok(msg))) => {
                     last = Instant::now();

@@ -24,4 +24,5 @@ mod server;
 mod send;
 mod simulate;
 mod synthetic;
+mod twilio;
 mod view;

@@ -71,6 +71,7 @@ pub mod prosody;
 pub mod record;
 pub mod resample;
 pub mod role;
+pub mod server;
 pub mod simulate;
 pub mod sink;
 pub mod source;

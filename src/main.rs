@@ -111,6 +111,21 @@ enum Command {
     Devices(cli::devices::DevicesArgs),
     /// Play the headset earcons (preview the cues, check the headset level).
     Earcons(cli::earcons::EarconsArgs),
+    /// Run the call-floor server: live calls over Genesys AudioHook and Twilio Media Streams,
+    /// a supervisor dashboard, agent pages, a JSON API and Prometheus metrics.
+    ///
+    /// Each call is analysed as it streams in (on a fixed pool of worker threads) and its
+    /// events, alerts and summary are written to --output-dir/<start>-<call>.jsonl. Streams
+    /// need a configured AudioHook API key (and its signature when the key has a secret) or a
+    /// Twilio token; the dashboard and API need --dashboard-token when one is set.
+    /// TLS: put the server behind a reverse proxy (README "Call-floor server").
+    ///
+    /// Examples:
+    ///   callpulse serve --audiohook-key MYKEY:BASE64SECRET --dashboard-token s3cret
+    ///   callpulse serve --server-config floor.toml --listen 0.0.0.0:8080
+    ///   callpulse send ws://127.0.0.1:8080/audiohook call.wav --api-key MYKEY --client-secret BASE64SECRET
+    #[command(verbatim_doc_comment)]
+    Serve(cli::serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -251,6 +266,7 @@ fn main() -> ExitCode {
         Command::Live(args) => cli::live::run(&args),
         Command::Devices(args) => cli::devices::run(&args),
         Command::Earcons(args) => cli::earcons::run(&args),
+        Command::Serve(args) => cli::serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -547,5 +563,15 @@ fn callpulse_demo_print(report: &RunReport, records: &[callpulse::record::Record
         .is_ok()
     {
         print!("{}", String::from_utf8_lossy(&buf));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

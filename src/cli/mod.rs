@@ -3,3 +3,4 @@
 pub mod devices;
 pub mod earcons;
 pub mod live;
+pub mod serve;

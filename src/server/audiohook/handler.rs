@@ -8,18 +8,28 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument as _;
 
-use super::config::AudioHookConfig;
+use super::super::config::AudioHookConfig;
+use super::super::floor::Floor;
+use super::super::http::AppState;
+use super::super::ingest::{CallIngest, CallOpen, EndReason, Protocol};
 use super::session::{Action, CallEnd, CallSpec, Session, SessionParams};
 use super::signature::{self, RequestTarget, SignatureError};
 
 /// Largest WebSocket message accepted, bytes: a text message of 65,535 characters may take up
 /// to four bytes each; audio frames are limited further by the session.
 pub const MAX_MESSAGE_BYTES: usize = 4 * super::message::MAX_TEXT_CHARS;
+
+/// After a `disconnect`, how long the client has to send `close`.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Fixed delay before a failed authentication is answered (the reference waits 500 ms).
+pub const AUTH_FAILURE_DELAY: Duration = Duration::from_millis(500);
 
 /// How often the connection task checks timeouts.
 pub const TICK: Duration = Duration::from_millis(500);
@@ -116,12 +126,12 @@ pub fn authenticate(
             &api_key.key,
             &secret,
             now_unix,
-            config.max_signature_age,
+            config.max_signature_age(),
         )?;
     }
     let mut params = SessionParams::new(session_id, organization_id, correlation_id);
-    params.idle_timeout = config.idle_timeout;
-    params.close_grace = config.close_grace;
+    params.idle_timeout = config.idle_timeout();
+    params.close_grace = CLOSE_GRACE;
     Ok(params)
 }
 
@@ -138,6 +148,56 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The `GET /audiohook` route: [`upgrade_with`] on the server's floor and configuration.
+pub async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let floor: Arc<dyn CallFloor> = Arc::new(FloorAdapter(Arc::clone(&state.floor)));
+    let config = Arc::new(state.config.audiohook.clone());
+    upgrade_with(floor, config, headers, uri, ws).await
+}
+
+/// The server's [`Floor`] as a [`CallFloor`].
+#[derive(Debug)]
+pub struct FloorAdapter(pub Arc<Floor>);
+
+impl CallFloor for FloorAdapter {
+    fn open(&self, spec: CallSpec) -> Result<Box<dyn CallSink>, String> {
+        let open = CallOpen {
+            protocol: Protocol::AudioHook,
+            external_id: spec.external_id,
+            label: spec.label,
+            roles: spec.roles,
+            sample_rate: spec.sample_rate,
+            meta: spec.meta,
+        };
+        match self.0.open_call(open) {
+            Ok(ingest) => Ok(Box::new(ingest)),
+            Err(refusal) => Err(refusal.to_string()),
+        }
+    }
+}
+
+impl CallSink for CallIngest {
+    fn push(&mut self, parties: Vec<Vec<f32>>) {
+        CallIngest::push(self, parties);
+    }
+    fn gap(&mut self, frames: u64) {
+        CallIngest::gap(self, frames);
+    }
+    fn end(self: Box<Self>, end: CallEnd) {
+        let reason = match end {
+            CallEnd::Completed => EndReason::Completed,
+            CallEnd::Disconnected => EndReason::Disconnected,
+            CallEnd::ProtocolError(e) => EndReason::ProtocolError(e),
+        };
+        CallIngest::end(*self, reason);
+    }
+}
+
 /// Handles an upgrade request: authenticates it (401 after the configured delay on failure),
 /// caps the message size and spawns the connection task.
 pub async fn upgrade_with(
@@ -151,7 +211,7 @@ pub async fn upgrade_with(
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(error = %e, "audiohook upgrade refused");
-            tokio::time::sleep(config.auth_failure_delay).await;
+            tokio::time::sleep(AUTH_FAILURE_DELAY).await;
             return (StatusCode::UNAUTHORIZED, "unauthorized").into_response();
         }
     };

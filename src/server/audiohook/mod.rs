@@ -46,12 +46,10 @@
 //!   not the API key are refused; failed authentication is answered with 401 after a fixed
 //!   500 ms delay.
 
-pub mod config;
 pub mod handler;
 pub mod message;
 pub mod session;
 pub mod signature;
 
-pub use config::{ApiKey, AudioHookConfig};
-pub use handler::{CallFloor, CallSink, authenticate, run, upgrade_with};
+pub use handler::{CallFloor, CallSink, authenticate, run, upgrade, upgrade_with};
 pub use session::{Action, CallEnd, CallSpec, Session, SessionParams, State};

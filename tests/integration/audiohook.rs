@@ -164,7 +164,9 @@ async fn connect(
             .insert("signature-input", input.parse().unwrap());
         req.headers_mut().insert("signature", sig.parse().unwrap());
     }
-    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
 }
 
 fn secret() -> Vec<u8> {
@@ -262,7 +264,9 @@ async fn audiohook_happy_path() {
     // 200 ms of stereo PCMU: agent (internal, first byte) silent, caller at full negative.
     let audio: Vec<u8> = (0..1600).flat_map(|_| [0xFFu8, 0x00]).collect();
     ws.send(Message::binary(audio)).await.unwrap();
-    ws.send(client_msg(&sid, "paused", 3, 2, "{}")).await.unwrap();
+    ws.send(client_msg(&sid, "paused", 3, 2, "{}"))
+        .await
+        .unwrap();
     ws.send(client_msg(
         &sid,
         "resumed",
@@ -296,7 +300,10 @@ async fn audiohook_happy_path() {
     };
     assert_eq!(spec.external_id, sid);
     assert_eq!(spec.label, CONV);
-    assert_eq!(spec.roles, vec![callpulse::Role::Agent, callpulse::Role::Caller]);
+    assert_eq!(
+        spec.roles,
+        vec![callpulse::Role::Agent, callpulse::Role::Caller]
+    );
     assert_eq!(spec.meta["organizationId"], ORG);
     let Ev::Push(p) = &ev[1] else {
         panic!("{ev:?}")
@@ -325,14 +332,20 @@ async fn audiohook_authentication_failures_get_401_after_a_delay() {
             Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401),
             other => panic!("expected 401, got {:?}", other.map(|_| "a socket")),
         }
-        assert!(t0.elapsed() >= Duration::from_millis(450), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() >= Duration::from_millis(450),
+            "{:?}",
+            t0.elapsed()
+        );
     }
     // An unknown key too; an unsigned key is accepted without a signature.
     assert!(connect(port, &sid, Some("nope"), None, &[]).await.is_err());
     let mut ws = connect(port, &sid, Some(UNSIGNED_KEY), None, &[])
         .await
         .expect("unsigned key accepted");
-    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO)).await.unwrap();
+    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "opened");
     assert!(matches!(rec.events()[0], Ev::Open(_)));
 }
@@ -342,14 +355,22 @@ async fn audiohook_seq_out_of_order_is_a_protocol_error() {
     let (port, rec) = serve(None).await;
     let sid = session_id(3);
     let mut ws = connect_ok(port, &sid).await;
-    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO)).await.unwrap();
+    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO))
+        .await
+        .unwrap();
     next_json(&mut ws).await.unwrap();
     ws.send(client_msg(&sid, "ping", 3, 1, "{}")).await.unwrap();
     expect_disconnect(&mut ws, "expected seq 2, got 3").await;
     // The platform answers disconnect with close.
-    ws.send(client_msg(&sid, "close", 4, 2, r#"{"reason":"disconnect"}"#))
-        .await
-        .unwrap();
+    ws.send(client_msg(
+        &sid,
+        "close",
+        4,
+        2,
+        r#"{"reason":"disconnect"}"#,
+    ))
+    .await
+    .unwrap();
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "closed");
     let ev = wait_for(&rec, |e| e.len() >= 2).await;
     assert!(matches!(&ev[1], Ev::End(CallEnd::ProtocolError(e)) if e.contains("seq")));
@@ -360,9 +381,13 @@ async fn audiohook_unknown_type_binary_before_open_and_unsupported_media() {
     let (port, rec) = serve(None).await;
     let sid = session_id(4);
     let mut ws = connect_ok(port, &sid).await;
-    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO)).await.unwrap();
+    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO))
+        .await
+        .unwrap();
     next_json(&mut ws).await.unwrap();
-    ws.send(client_msg(&sid, "teleport", 2, 1, "{}")).await.unwrap();
+    ws.send(client_msg(&sid, "teleport", 2, 1, "{}"))
+        .await
+        .unwrap();
     expect_disconnect(&mut ws, "unknown message type").await;
 
     let sid = session_id(5);
@@ -372,13 +397,18 @@ async fn audiohook_unknown_type_binary_before_open_and_unsupported_media() {
 
     let sid = session_id(6);
     let mut ws = connect_ok(port, &sid).await;
-    let opus = r#"{"type":"audio","format":"opus","channels":["external","internal"],"rate":48000}"#;
+    let opus =
+        r#"{"type":"audio","format":"opus","channels":["external","internal"],"rate":48000}"#;
     ws.send(open_msg(&sid, CONV, "p", opus)).await.unwrap();
     expect_disconnect(&mut ws, "no supported media").await;
 
     let ev = wait_for(&rec, |e| e.len() >= 2).await;
     // Only the first session opened a call.
-    assert_eq!(ev.iter().filter(|e| matches!(e, Ev::Open(_))).count(), 1, "{ev:?}");
+    assert_eq!(
+        ev.iter().filter(|e| matches!(e, Ev::Open(_))).count(),
+        1,
+        "{ev:?}"
+    );
 }
 
 #[tokio::test]
@@ -387,22 +417,35 @@ async fn audiohook_oversized_messages() {
     // Over 65,535 characters but within the WebSocket cap: a protocol error.
     let sid = session_id(7);
     let mut ws = connect_ok(port, &sid).await;
-    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO)).await.unwrap();
-    next_json(&mut ws).await.unwrap();
-    let pad = "x".repeat(70_000);
-    ws.send(client_msg(&sid, "ping", 2, 1, &format!(r#"{{"pad":"{pad}"}}"#)))
+    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO))
         .await
         .unwrap();
+    next_json(&mut ws).await.unwrap();
+    let pad = "x".repeat(70_000);
+    ws.send(client_msg(
+        &sid,
+        "ping",
+        2,
+        1,
+        &format!(r#"{{"pad":"{pad}"}}"#),
+    ))
+    .await
+    .unwrap();
     expect_disconnect(&mut ws, "too long").await;
 
     // Beyond the WebSocket cap: the server drops the connection, the call ends.
     let sid = session_id(8);
     let mut ws = connect_ok(port, &sid).await;
-    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO)).await.unwrap();
+    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO))
+        .await
+        .unwrap();
     next_json(&mut ws).await.unwrap();
     let _ = ws.send(Message::binary(vec![0xFFu8; 1 << 20])).await;
     assert!(next_json(&mut ws).await.is_none());
-    let ev = wait_for(&rec, |e| e.iter().filter(|x| matches!(x, Ev::End(_))).count() >= 2).await;
+    let ev = wait_for(&rec, |e| {
+        e.iter().filter(|x| matches!(x, Ev::End(_))).count() >= 2
+    })
+    .await;
     assert!(ev.contains(&Ev::End(CallEnd::Disconnected)), "{ev:?}");
 }
 
@@ -411,7 +454,9 @@ async fn audiohook_probe_session_opens_no_call() {
     let (port, rec) = serve(None).await;
     let sid = session_id(9);
     let mut ws = connect_ok(port, &sid).await;
-    ws.send(open_msg(&sid, NULL, NULL, PCMU_STEREO)).await.unwrap();
+    ws.send(open_msg(&sid, NULL, NULL, PCMU_STEREO))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "opened");
     ws.send(client_msg(&sid, "close", 2, 1, r#"{"reason":"end"}"#))
         .await
@@ -426,7 +471,9 @@ async fn audiohook_client_vanishing_mid_call_ends_it_disconnected() {
     let (port, rec) = serve(None).await;
     let sid = session_id(10);
     let mut ws = connect_ok(port, &sid).await;
-    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO)).await.unwrap();
+    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO))
+        .await
+        .unwrap();
     next_json(&mut ws).await.unwrap();
     ws.send(Message::binary(vec![0xFFu8; 3200])).await.unwrap();
     drop(ws); // no close frame, no close message
@@ -439,7 +486,9 @@ async fn audiohook_refusal_becomes_disconnect() {
     let (port, _rec) = serve(Some("at capacity: 1 calls already live")).await;
     let sid = session_id(11);
     let mut ws = connect_ok(port, &sid).await;
-    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO)).await.unwrap();
+    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO))
+        .await
+        .unwrap();
     expect_disconnect(&mut ws, "at capacity").await;
 }
 
@@ -469,7 +518,9 @@ async fn audiohook_against_the_real_floor() {
     // A probe first: nothing on the floor.
     let sid = session_id(12);
     let mut ws = connect_ok(port, &sid).await;
-    ws.send(open_msg(&sid, NULL, NULL, PCMU_STEREO)).await.unwrap();
+    ws.send(open_msg(&sid, NULL, NULL, PCMU_STEREO))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "opened");
     assert_eq!(floor.active(), 0);
     ws.send(client_msg(&sid, "close", 2, 1, r#"{"reason":"end"}"#))
@@ -480,7 +531,9 @@ async fn audiohook_against_the_real_floor() {
     // A real call: two seconds of audio, then close.
     let sid = session_id(13);
     let mut ws = connect_ok(port, &sid).await;
-    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO)).await.unwrap();
+    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "opened");
     assert_eq!(floor.active(), 1);
     for _ in 0..10 {

@@ -358,7 +358,7 @@ fn number(s: &str) -> Option<f64> {
 /// Formats a duration the way the protocol writes them (`PT1.25S`).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("PT{}S", ms / 1000)
     } else {
         let s = format!("PT{}.{:03}", ms / 1000, ms % 1000);

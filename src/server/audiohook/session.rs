@@ -388,7 +388,7 @@ impl Session {
             return self.fail(e, now);
         }
         let width = media.format.bytes_per_sample() * media.channels.len();
-        if width == 0 || data.len() % width != 0 {
+        if width == 0 || !data.len().is_multiple_of(width) {
             let e = ProtocolError::BadAudio(format!(
                 "{} bytes is not a whole number of {width}-byte frames",
                 data.len()

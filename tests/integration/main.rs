@@ -5,6 +5,7 @@
 static ALLOCATOR: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 mod agitation;
+mod audiohook;
 mod bad_input;
 mod capture;
 mod capture_units;

@@ -11,6 +11,7 @@ mod capture_units;
 mod cli;
 mod common;
 mod conversation;
+mod dashboard;
 mod earcon;
 mod golden;
 mod invariance;

@@ -347,7 +347,7 @@ fn dashboard_in_headless_chromium() {
         .await;
         let mut ids: Vec<String> = serde_json::from_value(ids).unwrap();
         ids.sort();
-        assert_eq!(ids, vec![id_a.to_string(), id_b.to_string()]);
+        assert_eq!(ids, vec![id_b.to_string(), id_a.to_string()]);
 
         // The alert, on screen within 1 s of the server raising it.
         let shown = wait_for(

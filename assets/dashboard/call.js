@@ -152,7 +152,7 @@ function renderNow() {
     el("div", { class: "stat" }, el("span", { class: "k", text: "agitation" }),
       el("b", { class: "agit", "data-level": level(tile.agitation), text: num(tile.agitation) })),
     el("div", { class: "stat" }, el("span", { class: "k", text: "protocol" }), el("b", { text: tile.protocol })),
-    tile.gap_frames > 0 ? el("div", { class: "stat gaps" }, el("span", { class: "k", text: "gap frames" }), el("b", { text: String(tile.gap_frames) })) : null,
+    tile.gap_frames > 0 ? el("div", { class: "stat gaps" }, el("span", { class: "k", text: "gap frames" }), el("b", { text: String(tile.gap_frames) })) : "",
   );
 }
 
@@ -186,7 +186,7 @@ function renderEvents() {
     return el("li", { class: `event kind-${e.kind}` },
       el("span", { class: "when", text: clock(e.start) }),
       el("span", { class: "kind", text: String(e.kind || e.type).replaceAll("_", " ") }),
-      el("span", { class: "who", text: who }),
+      el("span", { class: "party", text: who }),
       el("span", { class: "dur", text: dur + (e.class ? ` · ${String(e.class).replaceAll("_", " ")}` : "") }));
   }));
 }

@@ -87,7 +87,7 @@ export function follow(path, onMessage, shouldReconnect = () => true, onGiveUp =
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}${path}`);
     let opened = false;
-    ws.onopen = () => { opened = true; failures = 0; delay = 500; show("live", "live"); };
+    ws.onopen = () => { opened = true; failures = 0; delay = 500; show("live", "connected"); };
     ws.onmessage = (ev) => {
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }

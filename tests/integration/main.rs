@@ -12,6 +12,7 @@ mod capture_units;
 mod cli;
 mod common;
 mod conversation;
+mod dashboard;
 mod earcon;
 mod golden;
 mod invariance;

@@ -3,5 +3,5 @@
 pub mod devices;
 pub mod earcons;
 pub mod live;
-pub mod serve;
 pub mod send;
+pub mod serve;

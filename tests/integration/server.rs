@@ -264,3 +264,143 @@ fn http_api_needs_the_token_and_metrics_are_exported() {
     let _ = stop_tx.send(());
     runtime.block_on(handle).unwrap().unwrap();
 }
+
+/// `callpulse send` (the vendor-faithful client, a separate process) against the server:
+/// AudioHook with a signature and Twilio with a token, three calls each at once; every call
+/// is analysed, finalised with a summary of the whole file, and counted.
+#[test]
+fn send_streams_calls_into_serve_over_both_protocols() {
+    const KEY: &str = "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh";
+    const SECRET: &str = "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=";
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("call.wav");
+    let (rate, channels) = read_wav(&demo_call());
+    let short: Vec<Vec<f32>> = channels
+        .iter()
+        .map(|c| c[..rate as usize * 12].to_vec())
+        .collect();
+    crate::common::write_wav_i16(&wav, rate, &short);
+    let mut cfg = config(&dir.path().join("calls"));
+    cfg.audiohook.keys.push(callpulse::server::config::ApiKey {
+        key: KEY.into(),
+        secret: SECRET.into(),
+    });
+    cfg.twilio.tokens.push("tw-token".into());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = runtime.spawn(server::run(
+        cfg,
+        AnalysisConfig::default(),
+        move |s| {
+            let _ = addr_tx.send((s.local_addr, Arc::clone(&s.floor)));
+        },
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let (addr, floor) = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let wav_arg = wav.to_str().unwrap();
+    let ah_url = format!("ws://{addr}/audiohook");
+    let out = callpulse(&[
+        "send",
+        &ah_url,
+        wav_arg,
+        "--api-key",
+        KEY,
+        "--client-secret",
+        SECRET,
+        "--calls",
+        "3",
+        "--speed",
+        "0",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "audiohook send failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tw_url = format!("ws://{addr}/twilio");
+    let out = callpulse(&[
+        "send",
+        &tw_url,
+        wav_arg,
+        "--protocol",
+        "twilio",
+        "--token",
+        "tw-token",
+        "--calls",
+        "3",
+        "--speed",
+        "0",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "twilio send failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A wrong signature secret is refused.
+    let out = callpulse(&[
+        "send",
+        &ah_url,
+        wav_arg,
+        "--api-key",
+        KEY,
+        "--client-secret",
+        "d3Jvbmc=",
+        "--speed",
+        "0",
+    ]);
+    assert!(!out.status.success(), "a wrong secret must be refused");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let finished = loop {
+        let snap = floor.calls();
+        if snap.live.is_empty() && snap.finished.len() >= 6 {
+            break snap.finished;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "calls did not finish: {} live",
+            snap.live.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(finished.len(), 6);
+    for f in &finished {
+        assert_eq!(f.end_reason, EndReason::Completed, "{}", f.id);
+        assert!(f.error.is_none());
+        let s = f.summary.as_ref().unwrap();
+        let d = s["duration_s"].as_f64().unwrap();
+        assert!((d - 12.0).abs() < 0.05, "{} analysed {d} s of 12 s", f.id);
+        assert!(s["agent"].is_object() && s["caller"].is_object(), "{s}");
+        let lines = json_lines(&std::fs::read(f.file.as_ref().unwrap()).unwrap());
+        assert!(
+            lines.iter().any(|l| l["type"] == "event"),
+            "{}: no events",
+            f.id
+        );
+    }
+    let protocols: Vec<_> = finished.iter().map(|f| f.protocol).collect();
+    assert_eq!(
+        protocols
+            .iter()
+            .filter(|p| **p == Protocol::AudioHook)
+            .count(),
+        3
+    );
+    let text = floor
+        .metrics()
+        .render(floor.active(), &floor.queue_depths());
+    assert!(text.contains("callpulse_frames_dropped_total 0"), "{text}");
+    assert!(
+        text.contains("callpulse_calls_opened_total{protocol=\"twilio\"} 3"),
+        "{text}"
+    );
+    assert!(text.contains("callpulse_auth_failures_total 1"), "{text}");
+    let _ = stop_tx.send(());
+    runtime.block_on(handle).unwrap().unwrap();
+}

@@ -70,7 +70,7 @@ function drawTimeline() {
   for (let t = Math.ceil(Math.max(tStart, 0) / 30) * 30; t <= tEnd; t += 30) {
     const px = Math.round(x(t)) + 0.5;
     ctx.moveTo(px, 6); ctx.lineTo(px, h - bottom);
-    ctx.fillText(clock(t), px - 12, h - bottom / 2);
+    if (px < w - right - 16) ctx.fillText(clock(t), px - 12, h - bottom / 2);
   }
   ctx.stroke();
   const visible = points.filter((p) => p.t >= tStart);

@@ -76,11 +76,17 @@ impl Chromedriver {
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
-        // The group id is chromedriver's pid (process_group(0)).
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{}", self.child.id()))
-            .status();
+        // The group id is chromedriver's pid (process_group(0)); only that group is signalled
+        // (a pid of 0 or 1 would mean "everyone": refused).
+        if let Ok(pgid) = i32::try_from(self.child.id())
+            && pgid > 1
+        {
+            // SAFETY: kill(2) with a negative pid signals exactly the process group `pgid`,
+            // which is chromedriver's own group (and the Chromium it started).
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -435,6 +441,7 @@ fn dashboard_in_headless_chromium() {
         )
         .await;
         assert!(rows.as_u64().unwrap() > 10, "{rows}");
+        screenshot(&client, "call-finished").await;
 
         // The live call's page: timeline and figures.
         client.goto(&format!("{base}/call/{id_b}")).await.unwrap();

@@ -3,7 +3,7 @@
 //! A worker takes messages from its bounded queue ([`WorkerMsg`]), runs each call's
 //! [`CallAnalyzer`] on the audio (one call's stages always on the same thread), writes the
 //! call's records to its JSON Lines file, keeps the call's visible state for the dashboard
-//! ([`CallLive`]) and publishes live updates. Every 100 ms it also sweeps its calls: a call
+//! ([`CallLive`](super::floor::CallLive)) and publishes live updates. Every 100 ms it also sweeps its calls: a call
 //! whose ingest side ended is finalised (remaining frames flushed, summary written, the call
 //! moved to the finished list) once every message that reached the queue is processed.
 //!

@@ -82,7 +82,7 @@ pub enum SignatureError {
 pub struct RequestTarget<'a> {
     /// The request target as on the request line (path and query), for `@request-target`.
     pub request_target: &'a str,
-    /// The authority (host[:port]) when the URI carries one; otherwise the `host` header is used.
+    /// The authority (`host[:port]`) when the URI carries one; otherwise the `host` header is used.
     pub authority: Option<&'a str>,
 }
 

@@ -160,7 +160,7 @@ fn calls_beyond_capacity_are_refused_and_the_running_ones_go_on() {
         open(&floor, "a", "again"),
         Err(Refusal::Duplicate(_))
     ));
-    let _b = open(&floor, "b", "b").unwrap();
+    let b = open(&floor, "b", "b").unwrap();
     match open(&floor, "c", "c") {
         Err(Refusal::AtCapacity { max: 2 }) => {}
         other => panic!("expected a capacity refusal, got {other:?}"),
@@ -186,6 +186,8 @@ fn calls_beyond_capacity_are_refused_and_the_running_ones_go_on() {
         .metrics()
         .render(floor.active(), &floor.queue_depths());
     assert!(text.contains("callpulse_calls_refused_total 3"), "{text}");
+    // Workers stop once every call has ended: end the last one before joining them.
+    b.end(EndReason::Completed);
     floor.shutdown();
     floor.join();
 }

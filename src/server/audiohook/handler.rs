@@ -157,7 +157,15 @@ pub async fn upgrade(
 ) -> Response {
     let floor: Arc<dyn CallFloor> = Arc::new(FloorAdapter(Arc::clone(&state.floor)));
     let config = Arc::new(state.config.audiohook.clone());
-    upgrade_with(floor, config, headers, uri, ws).await
+    let response = upgrade_with(floor, config, headers, uri, ws).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        state
+            .floor
+            .metrics()
+            .auth_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    response
 }
 
 /// The server's [`Floor`] as a [`CallFloor`].

@@ -28,6 +28,33 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// Every kind, in the order of [`AlertKind::index`].
+    pub const ALL: [AlertKind; 6] = [
+        AlertKind::AgentInterrupting,
+        AlertKind::AgentMonologue,
+        AlertKind::DeadAir,
+        AlertKind::CallerAgitationRising,
+        AlertKind::AgentLoudnessRising,
+        AlertKind::AgentPaceFast,
+    ];
+
+    /// A small index into per-kind tables (`0..AlertKind::ALL.len()`).
+    pub fn index(self) -> usize {
+        match self {
+            AlertKind::AgentInterrupting => 0,
+            AlertKind::AgentMonologue => 1,
+            AlertKind::DeadAir => 2,
+            AlertKind::CallerAgitationRising => 3,
+            AlertKind::AgentLoudnessRising => 4,
+            AlertKind::AgentPaceFast => 5,
+        }
+    }
+
+    /// The kind whose contract name ([`AlertKind::name`]) is `name`.
+    pub fn from_name(name: &str) -> Option<AlertKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The contract name, e.g. `"agent_interrupting"`.
     pub fn name(self) -> &'static str {
         match self {

@@ -5,6 +5,7 @@
 //! histogram has fixed 0.1 ms buckets up to 2 s (delays beyond land in the last bucket and
 //! still count in `max`), so recording never allocates and memory does not grow with the call.
 
+use crate::record::round;
 use serde::Serialize;
 
 /// Bucket width in nanoseconds (0.1 ms).
@@ -83,15 +84,11 @@ impl LatencyHistogram {
     pub fn summary(&self) -> LatencySummary {
         LatencySummary {
             count: self.total,
-            p50_ms: round2(self.quantile_ms(0.5)),
-            p99_ms: round2(self.quantile_ms(0.99)),
-            max_ms: round2(self.max_ns as f64 / 1e6),
+            p50_ms: round(self.quantile_ms(0.5), 2),
+            p99_ms: round(self.quantile_ms(0.99), 2),
+            max_ms: round(self.max_ns as f64 / 1e6, 2),
         }
     }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 #[cfg(test)]

@@ -52,8 +52,12 @@ pub fn mono_ns() -> u64 {
 /// The offset from [`mono_ns`] to Unix time, in seconds: `unix = offset + mono_ns / 1e9`.
 /// Taken once per call so that timestamps within a call are consistent.
 pub fn unix_offset_s() -> f64 {
-    let unix = std::time::SystemTime::now()
+    unix_now_s() - mono_ns() as f64 / 1e9
+}
+
+/// Unix time now, in seconds (0 if the system clock is before 1970).
+pub fn unix_now_s() -> f64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    unix - mono_ns() as f64 / 1e9
+        .map_or(0.0, |d| d.as_secs_f64())
 }

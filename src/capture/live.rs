@@ -30,6 +30,7 @@ use serde::Serialize;
 use super::drift::DriftCorrector;
 use super::ring::{self, CaptureCounters, Mark, Reader};
 use crate::error::Error;
+use crate::record::round;
 use crate::role::Role;
 use crate::source::{Block, CaptureAnchor, PartySpec, Source, SourceInfo};
 use crate::time::mono_ns;
@@ -493,12 +494,9 @@ impl LiveSource {
                     gaps: i.gaps,
                     xruns: c.xruns.load(Ordering::Relaxed),
                     stream_errors: c.errors.load(Ordering::Relaxed),
-                    ring_ms: (i.capacity as f64 * 1000.0 / f64::from(i.rate) * 10.0).round() / 10.0,
-                    ring_fill_max_pct: (fill_pct(c, i.capacity as u64) * 10.0).round() / 10.0,
-                    drift_ppm: i
-                        .drift
-                        .as_ref()
-                        .map(|d| (d.correction_ppm() * 10.0).round() / 10.0),
+                    ring_ms: round(i.capacity as f64 * 1000.0 / f64::from(i.rate), 1),
+                    ring_fill_max_pct: round(fill_pct(c, i.capacity as u64), 1),
+                    drift_ppm: i.drift.as_ref().map(|d| round(d.correction_ppm(), 1)),
                 }
             })
             .collect()

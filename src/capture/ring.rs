@@ -87,11 +87,6 @@ impl Reader {
     pub fn counters(&self) -> &CaptureCounters {
         &self.counters
     }
-
-    /// Samples waiting in the ring (frames × parties).
-    pub fn available(&self) -> usize {
-        self.samples.slots()
-    }
 }
 
 /// Error-callback side: stream errors are moved into a ring for the reader.

@@ -164,17 +164,6 @@ pub fn wav_host(path: &Path, options: WavDeviceOptions) -> Result<cpal::Host, Er
     )))
 }
 
-/// The device of [`wav_host`] on its own, for code that takes a [`cpal::Device`].
-///
-/// # Errors
-/// As [`wav_host`].
-pub fn wav_device(path: &Path, options: WavDeviceOptions) -> Result<cpal::Device, Error> {
-    let device = WavDevice::open(path, options)?;
-    Ok(cpal::Device::from(
-        cpal::platform::CustomDevice::from_device(device),
-    ))
-}
-
 /// What a device plays: the whole file, interleaved.
 struct Recording {
     name: String,

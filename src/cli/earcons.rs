@@ -4,9 +4,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use cpal::traits::DeviceTrait;
 
+use callpulse::alert::AlertKind;
 use callpulse::alert::Severity;
 use callpulse::capture::device::{Direction, find, host};
-use callpulse::earcon::pattern::{ALL_KINDS, kind_by_name, passes};
+use callpulse::earcon::pattern::{ALL_KINDS, passes};
 use callpulse::earcon::{EarconConfig, EarconSink, pattern};
 
 /// Arguments of `callpulse earcons`.
@@ -39,7 +40,7 @@ pub fn run(args: &EarconsArgs) -> Result<()> {
     let kinds = if args.kind == "all" {
         ALL_KINDS.to_vec()
     } else {
-        match kind_by_name(&args.kind) {
+        match AlertKind::from_name(&args.kind) {
             Some(k) => vec![k],
             None => {
                 let names: Vec<&str> = ALL_KINDS.iter().map(|k| k.name()).collect();

@@ -59,7 +59,7 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 
-pub use pattern::{ALL_KINDS, Cue, Pattern, Synth, Tone, kind_by_name, pattern};
+pub use pattern::{ALL_KINDS, Cue, Pattern, Synth, Tone, pattern};
 pub use player::{EarconSink, EarconStats, StatsHandle, play_once};
 
 /// How loud earcons are and how often they may play.

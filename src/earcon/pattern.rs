@@ -70,31 +70,7 @@ const PACE: [Tone; 3] = [
 ];
 
 /// Every alert kind, in the order `callpulse earcons --kind all` plays them.
-pub const ALL_KINDS: [AlertKind; 6] = [
-    AlertKind::AgentInterrupting,
-    AlertKind::AgentMonologue,
-    AlertKind::DeadAir,
-    AlertKind::CallerAgitationRising,
-    AlertKind::AgentLoudnessRising,
-    AlertKind::AgentPaceFast,
-];
-
-/// The kind whose contract name ([`AlertKind::name`]) is `name`.
-pub fn kind_by_name(name: &str) -> Option<AlertKind> {
-    ALL_KINDS.into_iter().find(|k| k.name() == name)
-}
-
-/// A small index of `kind` into per-kind tables (0..[`ALL_KINDS`]`.len()`).
-pub fn kind_index(kind: AlertKind) -> usize {
-    match kind {
-        AlertKind::AgentInterrupting => 0,
-        AlertKind::AgentMonologue => 1,
-        AlertKind::DeadAir => 2,
-        AlertKind::CallerAgitationRising => 3,
-        AlertKind::AgentLoudnessRising => 4,
-        AlertKind::AgentPaceFast => 5,
-    }
-}
+pub const ALL_KINDS: [AlertKind; 6] = AlertKind::ALL;
 
 /// The earcon of `kind`.
 pub fn pattern(kind: AlertKind) -> Pattern {
@@ -249,11 +225,6 @@ impl Synth {
     /// The peak amplitude (linear, full scale 1.0) that no output sample exceeds.
     pub fn peak(&self) -> f32 {
         self.amp
-    }
-
-    /// The sample rate in Hz.
-    pub fn sample_rate(&self) -> u32 {
-        self.rate
     }
 
     /// The number of interleaved channels.
@@ -463,10 +434,10 @@ mod tests {
                 assert!((400.0..=1600.0).contains(&t.hz), "{kind:?}: {} Hz", t.hz);
                 assert!(t.on_ms >= 2 * RAMP_MS + 20, "{kind:?}: tone too short");
             }
-            assert_eq!(kind_by_name(kind.name()), Some(kind));
-            assert_eq!(ALL_KINDS[kind_index(kind)], kind);
+            assert_eq!(AlertKind::from_name(kind.name()), Some(kind));
+            assert_eq!(ALL_KINDS[kind.index()], kind);
         }
-        assert_eq!(kind_by_name("all"), None);
+        assert_eq!(AlertKind::from_name("all"), None);
     }
 
     #[test]

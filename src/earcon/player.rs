@@ -15,7 +15,7 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{BufferSize, FromSample, SampleFormat, SizedSample, StreamConfig};
 
 use super::EarconConfig;
-use super::pattern::{ALL_KINDS, Cue, Synth, kind_index, passes, pattern};
+use super::pattern::{ALL_KINDS, Cue, Synth, passes, pattern};
 use crate::alert::{AlertKind, Severity};
 use crate::error::Error;
 use crate::record::Record;
@@ -105,13 +105,13 @@ impl RateLimiter {
         let since = |t: Option<Instant>, gap: Duration| {
             t.is_none_or(|t| now.saturating_duration_since(t) >= gap)
         };
-        since(self.last_any, self.min_gap) && since(self.last[kind_index(kind)], self.repeat_gap)
+        since(self.last_any, self.min_gap) && since(self.last[kind.index()], self.repeat_gap)
     }
 
     /// Notes that a cue of `kind` was queued at `now`.
     pub fn note(&mut self, kind: AlertKind, now: Instant) {
         self.last_any = Some(now);
-        self.last[kind_index(kind)] = Some(now);
+        self.last[kind.index()] = Some(now);
     }
 }
 

@@ -81,11 +81,6 @@ impl CallAudio {
         self.agent.is_some() && self.caller.is_some()
     }
 
-    /// Duration in seconds.
-    pub fn duration_s(&self) -> f64 {
-        self.len() as f64 / f64::from(RATE)
-    }
-
     /// One party's sample at `i` (silence past its end or when the party is absent).
     pub fn sample(&self, party: Party, i: usize) -> i16 {
         let track = match party {

@@ -39,9 +39,7 @@ impl SignatureParams {
     /// Parameters for a signature made now: a fresh nonce ([`random_nonce`]), `created` = the
     /// current Unix time, `expires` = `created + lifetime_s` (Genesys' builder uses 30 s).
     pub fn now(keyid: &str, lifetime_s: u64) -> Self {
-        let created = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let created = crate::time::unix_now_s() as u64;
         Self {
             keyid: keyid.to_string(),
             nonce: random_nonce(),

@@ -29,6 +29,7 @@ use tokio::sync::broadcast;
 use crate::config::AnalysisConfig;
 use crate::error::Error;
 use crate::role::Role;
+use crate::time::unix_now_s;
 
 use super::config::ServerConfig;
 use super::ingest::{CallIngest, CallOpen, CallShared, Protocol, Refusal, WorkerMsg};
@@ -245,13 +246,6 @@ pub struct Floor {
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Unix time now, seconds.
-pub(crate) fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// `s` reduced to characters safe in file names and URLs (letters, digits, `-`, `_`, `.`),
 /// at most 64 of them.
 fn sanitize(s: &str) -> String {
@@ -374,7 +368,7 @@ impl Floor {
             protocol: open.protocol,
             external_id: open.external_id.clone(),
             label: open.label.clone(),
-            started_at: unix_now(),
+            started_at: unix_now_s(),
             t: 0.0,
             speaking: Speaking::default(),
             talk_ratio_agent: None,
@@ -522,7 +516,7 @@ impl Floor {
         if self.has_listeners()
             && let Ok(text) = serde_json::to_string(update)
         {
-            let _ = self.updates.send(Arc::from(text));
+            self.send_raw(Arc::from(text));
         }
     }
 
@@ -552,9 +546,7 @@ impl Floor {
             if let Some(e) = entry {
                 let _ = e.updates.send(Arc::clone(&text));
             }
-            if self.has_listeners() {
-                let _ = self.updates.send(text);
-            }
+            self.send_raw(text);
         }
     }
 

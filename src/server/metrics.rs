@@ -17,16 +17,6 @@ pub const LATENCY_BUCKETS_S: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0,
 ];
 
-/// The alert kinds, in the order of the per-kind counters.
-pub const ALERT_KINDS: [AlertKind; 6] = [
-    AlertKind::AgentInterrupting,
-    AlertKind::AgentMonologue,
-    AlertKind::DeadAir,
-    AlertKind::CallerAgitationRising,
-    AlertKind::AgentLoudnessRising,
-    AlertKind::AgentPaceFast,
-];
-
 const PROTOCOLS: [Protocol; 2] = [Protocol::AudioHook, Protocol::Twilio];
 
 /// A latency histogram with fixed buckets ([`LATENCY_BUCKETS_S`]), lock-free.
@@ -93,7 +83,7 @@ pub struct Metrics {
     pub frames_dropped: AtomicU64,
     /// Frames analysed by the workers.
     pub frames_analysed: AtomicU64,
-    /// Alerts raised, by kind (order of [`ALERT_KINDS`]).
+    /// Alerts raised, by kind (order of [`AlertKind::ALL`]).
     pub alerts: [AtomicU64; 6],
     /// Dashboard updates a slow client missed (it is then sent a fresh snapshot).
     pub dashboard_lagged: AtomicU64,
@@ -135,9 +125,7 @@ impl Metrics {
 
     /// Counts an alert.
     pub fn alert(&self, kind: AlertKind) {
-        if let Some(i) = ALERT_KINDS.iter().position(|&k| k == kind) {
-            self.alerts[i].fetch_add(1, Ordering::Relaxed);
-        }
+        self.alerts[kind.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text; `active` is the number of live calls, `workers` the queue depth of
@@ -250,7 +238,7 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP callpulse_alerts_total Alerts raised, by kind.");
         let _ = writeln!(out, "# TYPE callpulse_alerts_total counter");
-        for (k, a) in ALERT_KINDS.iter().zip(&self.alerts) {
+        for (k, a) in AlertKind::ALL.iter().zip(&self.alerts) {
             let _ = writeln!(
                 out,
                 "callpulse_alerts_total{{kind=\"{}\"}} {}",

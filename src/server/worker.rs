@@ -27,11 +27,11 @@ use crate::config::AnalysisConfig;
 use crate::record::{FrameRecord, Record};
 use crate::role::Role;
 use crate::source::{Block, PartySpec, SourceDiagnostics};
-use crate::time::mono_ns;
+use crate::time::{mono_ns, unix_now_s as unix_now};
 
 use super::floor::{
     ALERTS_KEPT, AlertView, CallEntry, EVENTS_KEPT, FinishedCall, Floor, PointParty,
-    TIMELINE_POINTS, TREND_POINTS, TimelinePoint, Update, unix_now,
+    TIMELINE_POINTS, TREND_POINTS, TimelinePoint, Update,
 };
 use super::ingest::{CallOpen, CallShared, EndReason, WorkerMsg};
 
@@ -164,8 +164,8 @@ impl Worker {
                 parties,
                 received_ns,
             } => {
-                let id = call.id.clone();
-                let Some(run) = self.calls.get_mut(&id) else {
+                let id = call.id.as_str();
+                let Some(run) = self.calls.get_mut(id) else {
                     return;
                 };
                 run.processed += 1;
@@ -184,16 +184,13 @@ impl Worker {
                     tracing::error!(call = %id, %message, "call analysis failed; the call is ended");
                     run.failed = Some(message);
                     floor.metrics().calls_failed.fetch_add(1, Ordering::Relaxed);
-                    self.finalise(&floor, &id, None);
+                    self.finalise(&floor, id, None);
                 }
             }
             WorkerMsg::End { call } => {
                 if let Some(run) = self.calls.get_mut(&call.id) {
                     run.processed += 1;
-                }
-                let id = call.id.clone();
-                if self.calls.contains_key(&id) {
-                    self.finalise(&floor, &id, None);
+                    self.finalise(&floor, &call.id, None);
                 }
             }
         }
@@ -427,7 +424,7 @@ impl CallRun {
                 if self.write_frames {
                     self.write(&record);
                 }
-                self.frame(floor, f);
+                self.frame(f);
             }
             Record::Event(e) => {
                 self.write(&record);
@@ -489,14 +486,12 @@ impl CallRun {
         if let Ok(text) = serde_json::to_string(&update) {
             let text: Arc<str> = Arc::from(text);
             let _ = self.entry.updates.send(Arc::clone(&text));
-            if floor.has_listeners() {
-                floor_updates_send(floor, text);
-            }
+            floor.send_raw(text);
         }
         self.publish_tile(floor, mono_ns());
     }
 
-    fn frame(&mut self, floor: &Floor, f: &FrameRecord) {
+    fn frame(&mut self, f: &FrameRecord) {
         let mut any = false;
         for role in [Role::Agent, Role::Caller] {
             let i = role.index();
@@ -568,24 +563,20 @@ impl CallRun {
             }
             self.trend.push_back(self.agitation);
         }
-        let _ = floor;
     }
 
     fn publish_tile(&mut self, floor: &Floor, now: u64) {
         self.last_tile_ns = now;
         let talk = self.talk_frames[0] + self.talk_frames[1];
-        let recent_alert_weight = {
-            let live = self.entry.lock();
-            let now_unix = unix_now();
-            live.alerts
-                .iter()
-                .rev()
-                .take_while(|a| now_unix - a.at < 60.0)
-                .map(|a| if a.severity == "critical" { 1.0 } else { 0.5 })
-                .sum::<f64>()
-        };
-        let gap_frames = self.gap_frames;
+        let now_unix = unix_now();
         let mut live = self.entry.lock();
+        let recent_alert_weight = live
+            .alerts
+            .iter()
+            .rev()
+            .take_while(|a| now_unix - a.at < 60.0)
+            .map(|a| if a.severity == "critical" { 1.0 } else { 0.5 })
+            .sum::<f64>();
         let tile = &mut live.tile;
         tile.speaking.agent = self.speaking[Role::Agent.index()];
         tile.speaking.caller = self.speaking[Role::Caller.index()];
@@ -599,18 +590,14 @@ impl CallRun {
         tile.agitation = self.agitation.map(f64::from);
         tile.trend = self.trend.iter().copied().collect();
         tile.attention = self.agitation.map_or(0.0, f64::from) + recent_alert_weight;
-        tile.gap_frames = gap_frames;
+        tile.gap_frames = self.gap_frames;
         let update = Update::Tile { call: tile };
         if (floor.has_listeners() || self.entry.updates.receiver_count() > 0)
             && let Ok(text) = serde_json::to_string(&update)
         {
             let text: Arc<str> = Arc::from(text);
             let _ = self.entry.updates.send(Arc::clone(&text));
-            floor_updates_send(floor, text);
+            floor.send_raw(text);
         }
     }
-}
-
-fn floor_updates_send(floor: &Floor, text: Arc<str>) {
-    floor.send_raw(text);
 }

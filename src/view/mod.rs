@@ -130,8 +130,6 @@ pub struct AgentView {
     stop: Arc<AtomicBool>,
     refresh: Duration,
     last_draw: Option<Instant>,
-    /// Records applied since the last draw.
-    dirty: bool,
     /// The terminal has been restored (by `finish`); no more drawing.
     closed: bool,
 }
@@ -174,7 +172,6 @@ impl AgentView {
             stop: options.stop,
             refresh: options.refresh,
             last_draw: None,
-            dirty: true,
             closed: false,
         };
         view.draw()?;
@@ -192,7 +189,6 @@ impl AgentView {
             .draw(|f| draw::draw(f, state))
             .map_err(Error::Sink)?;
         self.last_draw = Some(Instant::now());
-        self.dirty = false;
         Ok(())
     }
 
@@ -209,7 +205,6 @@ impl AgentView {
                     }
                 }
                 // The next draw picks up the new size.
-                Event::Resize(..) => self.dirty = true,
                 _ => {}
             }
         }
@@ -224,13 +219,12 @@ impl Sink for AgentView {
             return Ok(());
         }
         self.state.apply(record);
-        self.dirty = true;
         self.poll_keys()?;
         let urgent = matches!(record, Record::Alert(_) | Record::Summary(_));
         let due = self
             .last_draw
             .is_none_or(|last| last.elapsed() >= self.refresh);
-        if urgent || (self.dirty && due) {
+        if urgent || due {
             self.draw()?;
         }
         Ok(())

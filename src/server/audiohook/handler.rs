@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 
 use super::super::config::AudioHookConfig;
 use super::super::floor::Floor;
-use super::super::http::AppState;
+use super::super::http::{AppState, constant_time_eq};
 use super::super::ingest::{CallIngest, CallOpen, EndReason, Protocol};
 use super::session::{Action, CallEnd, CallSpec, Session, SessionParams};
 use super::signature::{self, RequestTarget, SignatureError};
@@ -101,7 +101,7 @@ pub fn authenticate(
     // Compare against every key without stopping early.
     let mut found = None;
     for k in &config.keys {
-        if ct_eq(k.key.as_bytes(), key.as_bytes()) {
+        if constant_time_eq(k.key.as_bytes(), key.as_bytes()) {
             found = Some(k);
         }
     }
@@ -135,17 +135,8 @@ pub fn authenticate(
     Ok(params)
 }
 
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    crate::time::unix_now_s() as i64
 }
 
 /// The `GET /audiohook` route: [`upgrade_with`] on the server's floor and configuration.

@@ -142,7 +142,6 @@ pub struct Session {
     last_message: Instant,
     closing_since: Option<Instant>,
     frames_received: u64,
-    frames_ignored: u64,
 }
 
 impl Session {
@@ -162,7 +161,6 @@ impl Session {
             last_message: now,
             closing_since: None,
             frames_received: 0,
-            frames_ignored: 0,
         }
     }
 
@@ -174,11 +172,6 @@ impl Session {
     /// Whether the session is a connection probe (nothing is recorded).
     pub fn is_probe(&self) -> bool {
         self.probe
-    }
-
-    /// The negotiated media, once `open` was accepted.
-    pub fn media(&self) -> Option<&MediaFormat> {
-        self.media.as_ref()
     }
 
     /// The parties of the call, in push order.
@@ -400,7 +393,6 @@ impl Session {
             return Vec::new();
         }
         if self.probe || !self.call_open {
-            self.frames_ignored += frames as u64;
             return Vec::new();
         }
         self.frames_received += frames as u64;
@@ -547,7 +539,8 @@ fn deinterleave(
     let channels = channel_party.len().max(1);
     let width = format.bytes_per_sample() * channels;
     let frames = data.len() / width;
-    let mut out = vec![Vec::with_capacity(frames); parties];
+    // One allocation per party (`vec![v; n]` would clone an empty, capacity-less vector).
+    let mut out: Vec<Vec<f32>> = (0..parties).map(|_| Vec::with_capacity(frames)).collect();
     for frame in data.chunks_exact(width) {
         for (c, &party) in channel_party.iter().enumerate() {
             let s = match format {

@@ -250,11 +250,6 @@ impl Aligner {
         }
     }
 
-    /// The tracks, in output order.
-    pub fn tracks(&self) -> Vec<Track> {
-        self.lanes.iter().map(|l| l.track).collect()
-    }
-
     /// The emission cursor, samples since the stream started: everything before it has been
     /// emitted.
     pub fn position(&self) -> u64 {

@@ -219,7 +219,9 @@ impl Stream {
     fn count(&self, close: &Close) {
         let metrics = self.floor.metrics();
         match close.code {
-            close_code::POLICY => {
+            // Refusals by the floor (duplicate, invalid) also close with POLICY; the floor
+            // counts those itself.
+            close_code::POLICY if close.reason.starts_with("unauthorized") => {
                 metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
             }
             close_code::PROTOCOL

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::role::Role;
+use crate::server::http::constant_time_eq;
 use crate::server::ingest::{CallOpen, EndReason, Protocol, Refusal};
 
 use super::align::{AlignConfig, AlignStats, Aligned, Aligner, PushOutcome};
@@ -192,11 +193,7 @@ fn token_matches(tokens: &[String], candidate: &str) -> bool {
     let mut any = 0u8;
     for t in tokens {
         let d = Sha256::digest(t.as_bytes());
-        let diff = c
-            .iter()
-            .zip(d.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        any |= u8::from(diff == 0);
+        any |= u8::from(constant_time_eq(&c, &d));
     }
     any == 1
 }
@@ -219,11 +216,6 @@ impl Session {
     /// Whether the session is over (the socket is to be or has been closed).
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
-    }
-
-    /// Whether a call is open (between a successful `start` and the end).
-    pub fn is_streaming(&self) -> bool {
-        self.state == State::Streaming
     }
 
     /// The stream SID once `start` arrived.

@@ -93,7 +93,8 @@ pub struct Metrics {
     pub worker_messages: AtomicU64,
     /// Time from the arrival of the audio that completed an alert's frame to the alert.
     pub ingest_to_alert: Histogram,
-    /// Time from the arrival of an AudioHook `open` to the `opened` reply being sent.
+    /// Time an AudioHook `open` spends being accepted by the floor (the `opened` reply is sent
+    /// right after).
     pub open_to_opened: Histogram,
 }
 
@@ -262,7 +263,7 @@ impl Metrics {
         self.open_to_opened.render(
             &mut out,
             "callpulse_audiohook_open_seconds",
-            "From an AudioHook open message to the opened reply.",
+            "Time an AudioHook open spends being accepted (opened is sent right after).",
         );
         out
     }

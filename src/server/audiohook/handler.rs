@@ -173,7 +173,14 @@ impl CallFloor for FloorAdapter {
             sample_rate: spec.sample_rate,
             meta: spec.meta,
         };
-        match self.0.open_call(open) {
+        // The session sends `opened` as soon as this returns: time it here.
+        let started = Instant::now();
+        let result = self.0.open_call(open);
+        self.0
+            .metrics()
+            .open_to_opened
+            .observe(started.elapsed().as_secs_f64());
+        match result {
             Ok(ingest) => Ok(Box::new(ingest)),
             Err(refusal) => Err(refusal.to_string()),
         }

@@ -189,7 +189,8 @@ fn streams(args: &LiveArgs) -> Result<Vec<StreamSpec>> {
 
 /// Runs `callpulse live`.
 pub fn run(args: &LiveArgs) -> Result<()> {
-    let config = args.tuning.config()?;
+    // Causal pitch by default: the look-ahead would add its frames to every cue's latency.
+    let config = args.tuning.config_with_lookahead(Some(0))?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);

@@ -55,6 +55,16 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether a WebSocket receive error is the transport refusing a message or frame over its
+/// size limit (the client's fault: a protocol error), rather than the connection failing.
+///
+/// axum's error is opaque and wraps a tungstenite version other than the one this crate
+/// links, so the check reads tungstenite's message ("Space limit exceeded: Message too long").
+pub fn is_oversized(error: &axum::Error) -> bool {
+    let text = error.to_string();
+    text.contains("limit exceeded") || text.contains("too long")
+}
+
 /// The login token the request carries, if any: `?token=`, the cookie, or a bearer header.
 fn presented_token<'a>(headers: &'a HeaderMap, query: &'a TokenQuery) -> Option<&'a str> {
     if let Some(t) = query.token.as_deref() {

@@ -77,6 +77,8 @@ pub struct Metrics {
     pub auth_failures: AtomicU64,
     /// Protocol errors that ended a session, by protocol.
     pub protocol_errors: [AtomicU64; 2],
+    /// Sessions ended because the client sent nothing for the idle timeout, by protocol.
+    pub idle_timeouts: [AtomicU64; 2],
     /// Audio frames (one sample per party) received from the wire.
     pub frames_in: AtomicU64,
     /// Frames dropped because a worker queue was full (replaced by gaps).
@@ -122,6 +124,11 @@ impl Metrics {
     /// Counts a protocol error that ended a session.
     pub fn protocol_error(&self, p: Protocol) {
         self.protocol_errors[protocol_index(p)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a session ended by the idle timeout.
+    pub fn idle_timeout(&self, p: Protocol) {
+        self.idle_timeouts[protocol_index(p)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts an alert.
@@ -211,32 +218,29 @@ impl Metrics {
             "Messages processed by the analysis workers.",
             load(&self.worker_messages),
         );
-        let _ = writeln!(
-            out,
-            "# HELP callpulse_calls_opened_total Calls opened, by protocol."
+        let mut by_protocol = |name: &str, help: &str, counters: &[AtomicU64; 2]| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for p in PROTOCOLS {
+                let v = load(&counters[protocol_index(p)]);
+                let _ = writeln!(out, "{name}{{protocol=\"{}\"}} {v}", p.name());
+            }
+        };
+        by_protocol(
+            "callpulse_calls_opened_total",
+            "Calls opened, by protocol.",
+            &self.calls_opened,
         );
-        let _ = writeln!(out, "# TYPE callpulse_calls_opened_total counter");
-        for p in PROTOCOLS {
-            let v = load(&self.calls_opened[protocol_index(p)]);
-            let _ = writeln!(
-                out,
-                "callpulse_calls_opened_total{{protocol=\"{}\"}} {v}",
-                p.name()
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP callpulse_protocol_errors_total Sessions ended by a protocol error."
+        by_protocol(
+            "callpulse_protocol_errors_total",
+            "Sessions ended by a protocol error (malformed, out of order, oversized...).",
+            &self.protocol_errors,
         );
-        let _ = writeln!(out, "# TYPE callpulse_protocol_errors_total counter");
-        for p in PROTOCOLS {
-            let v = load(&self.protocol_errors[protocol_index(p)]);
-            let _ = writeln!(
-                out,
-                "callpulse_protocol_errors_total{{protocol=\"{}\"}} {v}",
-                p.name()
-            );
-        }
+        by_protocol(
+            "callpulse_idle_timeouts_total",
+            "Sessions ended because the client sent nothing for the idle timeout.",
+            &self.idle_timeouts,
+        );
         let _ = writeln!(out, "# HELP callpulse_alerts_total Alerts raised, by kind.");
         let _ = writeln!(out, "# TYPE callpulse_alerts_total counter");
         for (k, a) in AlertKind::ALL.iter().zip(&self.alerts) {

@@ -3,6 +3,7 @@
 //! upgrade handler. Most tests use a recording fake floor (to see exactly what reaches the
 //! analysis); one runs the whole server with its real floor and workers.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,7 +12,7 @@ use axum::extract::WebSocketUpgrade;
 use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
 use callpulse::server::audiohook::{
-    CallEnd, CallFloor, CallSink, CallSpec, signature, upgrade_with,
+    CallEnd, CallFloor, CallSink, CallSpec, Failure, signature, upgrade_with,
 };
 use callpulse::server::config::{ApiKey, AudioHookConfig};
 use futures_util::{SinkExt, StreamExt};
@@ -36,6 +37,7 @@ enum Ev {
     Push(Vec<Vec<f32>>),
     Gap(u64),
     End(CallEnd),
+    Failed(Failure),
 }
 
 #[derive(Default)]
@@ -76,6 +78,9 @@ impl CallFloor for Fake {
         }
         self.0.push(Ev::Open(spec));
         Ok(Box::new(Sink(Arc::clone(&self.0))))
+    }
+    fn session_failed(&self, failure: &Failure) {
+        self.0.push(Ev::Failed(failure.clone()));
     }
 }
 
@@ -372,8 +377,11 @@ async fn audiohook_seq_out_of_order_is_a_protocol_error() {
     .await
     .unwrap();
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "closed");
-    let ev = wait_for(&rec, |e| e.len() >= 2).await;
+    let ev = wait_for(&rec, |e| e.len() >= 3).await;
     assert!(matches!(&ev[1], Ev::End(CallEnd::ProtocolError(e)) if e.contains("seq")));
+    // Reported to the floor (metrics) once.
+    assert!(matches!(&ev[2], Ev::Failed(Failure::Protocol(e)) if e.contains("seq")));
+    assert_eq!(ev.len(), 3, "{ev:?}");
 }
 
 #[tokio::test]
@@ -402,13 +410,15 @@ async fn audiohook_unknown_type_binary_before_open_and_unsupported_media() {
     ws.send(open_msg(&sid, CONV, "p", opus)).await.unwrap();
     expect_disconnect(&mut ws, "no supported media").await;
 
-    let ev = wait_for(&rec, |e| e.len() >= 2).await;
-    // Only the first session opened a call.
+    let failed = |e: &[Ev]| e.iter().filter(|e| matches!(e, Ev::Failed(_))).count();
+    let ev = wait_for(&rec, |e| failed(e) >= 3).await;
+    // Only the first session opened a call; each of the three failures was reported.
     assert_eq!(
         ev.iter().filter(|e| matches!(e, Ev::Open(_))).count(),
         1,
         "{ev:?}"
     );
+    assert_eq!(failed(&ev), 3, "{ev:?}");
 }
 
 #[tokio::test]
@@ -441,12 +451,32 @@ async fn audiohook_oversized_messages() {
         .unwrap();
     next_json(&mut ws).await.unwrap();
     let _ = ws.send(Message::binary(vec![0xFFu8; 1 << 20])).await;
-    assert!(next_json(&mut ws).await.is_none());
+    // The transport refused the frame; a `disconnect` may still get through before it closes.
+    if let Some(m) = next_json(&mut ws).await {
+        assert_eq!(m["type"], "disconnect", "{m}");
+    }
+    // Both are protocol errors: the first ends the call as one, the second drops the socket.
     let ev = wait_for(&rec, |e| {
-        e.iter().filter(|x| matches!(x, Ev::End(_))).count() >= 2
+        e.iter().filter(|x| matches!(x, Ev::Failed(_))).count() >= 2
     })
     .await;
-    assert!(ev.contains(&Ev::End(CallEnd::Disconnected)), "{ev:?}");
+    let failures: Vec<_> = ev
+        .iter()
+        .filter_map(|x| match x {
+            Ev::Failed(Failure::Protocol(e)) => Some(e.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures.len(), 2, "{ev:?}");
+    assert!(failures[0].contains("too long"), "{failures:?}");
+    assert!(failures[1].contains("size limit"), "{failures:?}");
+    assert_eq!(
+        ev.iter()
+            .filter(|x| matches!(x, Ev::End(CallEnd::ProtocolError(_))))
+            .count(),
+        2,
+        "{ev:?}"
+    );
 }
 
 #[tokio::test]
@@ -499,6 +529,8 @@ async fn audiohook_against_the_real_floor() {
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.workers = 1;
     config.audiohook = self::config();
+    // Short, to test it below; every other step here answers at once.
+    config.audiohook.idle_timeout_s = 2.0;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -548,6 +580,40 @@ async fn audiohook_against_the_real_floor() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(floor.active(), 0);
+
+    // A protocol error is counted in the metrics.
+    let errors = || floor.metrics().protocol_errors[0].load(Ordering::Relaxed);
+    assert_eq!(errors(), 0);
+    let sid = session_id(14);
+    let mut ws = connect_ok(port, &sid).await;
+    ws.send(Message::binary(vec![0xFFu8; 320])).await.unwrap();
+    expect_disconnect(&mut ws, "unexpected audio").await;
+    let t0 = Instant::now();
+    while errors() == 0 && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(errors(), 1);
+    let text = floor.metrics().render(0, &[]);
+    assert!(
+        text.contains("callpulse_protocol_errors_total{protocol=\"audiohook\"} 1"),
+        "{text}"
+    );
+
+    // So is a client that opens a call and then says nothing.
+    let idle = || floor.metrics().idle_timeouts[0].load(Ordering::Relaxed);
+    let sid = session_id(15);
+    let mut ws = connect_ok(port, &sid).await;
+    ws.send(open_msg(&sid, CONV, "p", PCMU_STEREO))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await.unwrap()["type"], "opened");
+    expect_disconnect(&mut ws, "no message for").await;
+    let t0 = Instant::now();
+    while idle() == 0 && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(idle(), 1);
+    assert_eq!(errors(), 1, "an idle timeout is not a protocol error");
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
 }

@@ -16,9 +16,9 @@ use tracing::Instrument as _;
 
 use super::super::config::AudioHookConfig;
 use super::super::floor::Floor;
-use super::super::http::{AppState, constant_time_eq};
+use super::super::http::{AppState, constant_time_eq, is_oversized};
 use super::super::ingest::{CallIngest, CallOpen, EndReason, Protocol};
-use super::session::{Action, CallEnd, CallSpec, Session, SessionParams};
+use super::session::{Action, CallEnd, CallSpec, Failure, Session, SessionParams};
 use super::signature::{self, RequestTarget, SignatureError};
 
 /// Largest WebSocket message accepted, bytes: a text message of 65,535 characters may take up
@@ -53,6 +53,11 @@ pub trait CallFloor: Send + Sync {
     ///
     /// The refusal's text (capacity, duplicate id...), sent to the client as `disconnect`.
     fn open(&self, spec: CallSpec) -> Result<Box<dyn CallSink>, String>;
+
+    /// A session ended because of a protocol error or an idle timeout; called once per
+    /// session, whether or not it had opened a call. For the floor's metrics (the session
+    /// has logged it with its context).
+    fn session_failed(&self, failure: &Failure);
 }
 
 /// Why an upgrade request was refused (answered with 401 after a fixed delay).
@@ -185,6 +190,14 @@ impl CallFloor for FloorAdapter {
             Err(refusal) => Err(refusal.to_string()),
         }
     }
+
+    fn session_failed(&self, failure: &Failure) {
+        let metrics = self.0.metrics();
+        match failure {
+            Failure::Protocol(_) => metrics.protocol_error(Protocol::AudioHook),
+            Failure::IdleTimeout => metrics.idle_timeout(Protocol::AudioHook),
+        }
+    }
 }
 
 impl CallSink for CallIngest {
@@ -237,6 +250,7 @@ pub async fn run(mut socket: WebSocket, params: SessionParams, floor: Arc<dyn Ca
     tracing::info!("audiohook connected");
     let mut session = Session::new(params, Instant::now());
     let mut call: Option<Box<dyn CallSink>> = None;
+    let mut failure_reported = false;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -249,6 +263,7 @@ pub async fn run(mut socket: WebSocket, params: SessionParams, floor: Arc<dyn Ca
                     tracing::info!("socket closed by the client");
                     session.on_socket_closed()
                 }
+                Some(Err(e)) if is_oversized(&e) => session.on_oversized(&e.to_string(), Instant::now()),
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "socket error");
                     session.on_socket_closed()
@@ -264,6 +279,10 @@ pub async fn run(mut socket: WebSocket, params: SessionParams, floor: Arc<dyn Ca
             actions,
         )
         .await;
+        if let (false, Some(failure)) = (failure_reported, session.failure()) {
+            floor.session_failed(failure);
+            failure_reported = true;
+        }
         if done || session.state() == super::session::State::Closed {
             break;
         }

@@ -71,6 +71,9 @@ pub enum ProtocolError {
     /// A binary frame that cannot be audio of the negotiated format.
     #[error("invalid audio frame: {0}")]
     BadAudio(String),
+    /// A WebSocket message over the transport's size limit (the transport dropped it).
+    #[error("websocket message over the size limit: {0}")]
+    Oversized(String),
     /// An ISO-8601 duration the server cannot read.
     #[error("invalid duration {0:?}")]
     Duration(String),

@@ -52,4 +52,4 @@ pub mod session;
 pub mod signature;
 
 pub use handler::{CallFloor, CallSink, authenticate, run, upgrade, upgrade_with};
-pub use session::{Action, CallEnd, CallSpec, Session, SessionParams, State};
+pub use session::{Action, CallEnd, CallSpec, Failure, Session, SessionParams, State};

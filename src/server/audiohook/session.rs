@@ -89,6 +89,15 @@ pub enum CallEnd {
     ProtocolError(String),
 }
 
+/// Why a session ended abnormally, for the floor's metrics ([`Session::failure`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The client broke the protocol (the text says how).
+    Protocol(String),
+    /// The client sent nothing for the idle timeout.
+    IdleTimeout,
+}
+
 /// What the driver must open on the analysis floor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallSpec {
@@ -142,6 +151,7 @@ pub struct Session {
     last_message: Instant,
     closing_since: Option<Instant>,
     frames_received: u64,
+    failure: Option<Failure>,
 }
 
 impl Session {
@@ -161,6 +171,7 @@ impl Session {
             last_message: now,
             closing_since: None,
             frames_received: 0,
+            failure: None,
         }
     }
 
@@ -182,6 +193,11 @@ impl Session {
     /// Audio frames (samples per channel) received and pushed.
     pub fn frames_received(&self) -> u64 {
         self.frames_received
+    }
+
+    /// The protocol error or timeout that ended the session (or began its ending), if one did.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_ref()
     }
 
     /// Whether an analysis call is open (and will need ending).
@@ -425,6 +441,7 @@ impl Session {
                 if idle >= self.params.idle_timeout {
                     let info = format!("no message for {} s", idle.as_secs());
                     tracing::warn!(%info, "idle timeout");
+                    self.failure.get_or_insert(Failure::IdleTimeout);
                     let mut out = self.end_call(CallEnd::ProtocolError("idle timeout".to_owned()));
                     out.extend(self.disconnect(DisconnectReason::Error, &info, now));
                     out
@@ -443,6 +460,13 @@ impl Session {
             self.set_state(State::Closed);
         }
         out
+    }
+
+    /// The transport refused a message over its size limit (`detail` is its error): a
+    /// protocol error. The connection is usually unusable afterwards, so the `disconnect` may
+    /// not arrive; the call ends either way.
+    pub fn on_oversized(&mut self, detail: &str, now: Instant) -> Vec<Action> {
+        self.fail(ProtocolError::Oversized(detail.to_owned()), now)
     }
 
     /// Asks the client to close the session (e.g. server shutdown): `disconnect` with `reason`.
@@ -471,6 +495,8 @@ impl Session {
             return Vec::new();
         }
         tracing::warn!(error = %err, "protocol error");
+        self.failure
+            .get_or_insert_with(|| Failure::Protocol(err.to_string()));
         let mut out = self.end_call(CallEnd::ProtocolError(err.to_string()));
         out.extend(self.disconnect(DisconnectReason::Error, &err.to_string(), now));
         out

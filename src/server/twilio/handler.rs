@@ -28,6 +28,7 @@ use tracing::Instrument as _;
 
 use crate::server::config::TwilioConfig;
 use crate::server::floor::Floor;
+use crate::server::http::is_oversized;
 use crate::server::http::{AppState, TokenQuery};
 use crate::server::ingest::{CallIngest, Protocol};
 
@@ -129,7 +130,7 @@ impl Stream {
                     // else (reset, broken pipe) means the client vanished.
                     let text = e.to_string();
                     tracing::info!(error = %text, "websocket error");
-                    if text.contains("limit exceeded") || text.contains("too long") {
+                    if is_oversized(&e) {
                         self.session
                             .on_transport_error(&format!("websocket error: {text}"), &mut actions);
                     } else {
@@ -223,6 +224,9 @@ impl Stream {
             // counts those itself.
             close_code::POLICY if close.reason.starts_with("unauthorized") => {
                 metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+            }
+            close_code::GOING_AWAY if close.reason.starts_with("idle timeout") => {
+                metrics.idle_timeout(Protocol::Twilio);
             }
             close_code::PROTOCOL
             | close_code::UNSUPPORTED

@@ -86,6 +86,10 @@ pub struct SendArgs {
     /// Number of concurrent sessions of the same WAV, each with its own ids.
     #[arg(long, value_name = "N", default_value_t = 1)]
     calls: usize,
+    /// Play the WAV this many times back to back in each session: long calls for soak
+    /// tests (a 60 s WAV with --repeat 30 is a 30-minute call).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    repeat: u32,
     /// Delay between the starts of consecutive sessions, in ms.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     ramp_ms: u64,
@@ -131,7 +135,8 @@ fn print_text(report: &SendReport) {
 /// # Errors
 /// Bad options, an unreadable WAV, or any session that failed.
 pub fn run(args: &SendArgs) -> Result<()> {
-    let audio = CallAudio::from_wav(&args.wav, args.agent_channel, args.caller_channel)?;
+    let audio = CallAudio::from_wav(&args.wav, args.agent_channel, args.caller_channel)?
+        .repeated(args.repeat as usize);
     let opts = SendOptions {
         protocol: match args.protocol {
             ProtocolArg::Audiohook => Protocol::AudioHook,

@@ -64,6 +64,24 @@ impl CallAudio {
         Self { agent, caller }
     }
 
+    /// The audio played `times` times back to back (long calls for soak tests); the shorter
+    /// party is padded with silence first so the repetitions stay aligned. `times` of 0 is
+    /// taken as 1.
+    #[must_use]
+    pub fn repeated(self, times: usize) -> Self {
+        let len = self.len();
+        let repeat = |track: Option<Vec<i16>>| {
+            track.map(|mut t| {
+                t.resize(len, 0);
+                t.repeat(times.max(1))
+            })
+        };
+        Self {
+            agent: repeat(self.agent),
+            caller: repeat(self.caller),
+        }
+    }
+
     /// Samples per party (the longer party; the shorter is padded with silence).
     pub fn len(&self) -> usize {
         let a = self.agent.as_ref().map_or(0, Vec::len);
@@ -158,6 +176,15 @@ pub fn encode_interleaved(
 mod tests {
     use super::*;
     use crate::degrade::mulaw_decode;
+
+    #[test]
+    fn repeats_aligned() {
+        let a = CallAudio::from_samples(Some(vec![1, 2, 3]), Some(vec![9])).repeated(2);
+        assert_eq!(a.agent, Some(vec![1, 2, 3, 1, 2, 3]));
+        assert_eq!(a.caller, Some(vec![9, 0, 0, 9, 0, 0]));
+        let mono = CallAudio::from_samples(None, Some(vec![5, 6])).repeated(0);
+        assert_eq!(mono, CallAudio::from_samples(None, Some(vec![5, 6])));
+    }
 
     #[test]
     fn interleaves_in_the_order_given() {

@@ -7,6 +7,7 @@
 //! max_calls = 600             # live calls accepted; more are refused with a reason
 //! output_dir = "calls"        # one JSON Lines file per call (events, alerts, summary)
 //! dashboard_token = "s3cret"  # login token for the dashboard, API and agent pages
+//! dashboard_send_timeout_s = 10  # a page that accepts no update for this long is dropped
 //!
 //! [[audiohook.keys]]
 //! key = "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh"
@@ -130,6 +131,10 @@ pub struct ServerConfig {
     pub dashboard_token: Option<String>,
     /// Finished calls kept for the dashboard and API.
     pub finished_kept: usize,
+    /// Seconds a dashboard or agent-page client may take to accept one live update; a client
+    /// slower than that (or one that stopped reading) is disconnected and counted. Its page
+    /// reconnects and gets a fresh snapshot.
+    pub dashboard_send_timeout_s: f64,
     /// Analysis tuning: a JSON file of the same format as `analyze --config`.
     pub tuning: Option<PathBuf>,
     /// AudioHook settings.
@@ -154,6 +159,7 @@ impl Default for ServerConfig {
             frames: false,
             dashboard_token: None,
             finished_kept: 200,
+            dashboard_send_timeout_s: 10.0,
             tuning: None,
             audiohook: AudioHookConfig::default(),
             twilio: TwilioConfig::default(),
@@ -219,6 +225,7 @@ impl ServerConfig {
             ),
             ("audiohook.idle_timeout_s", self.audiohook.idle_timeout_s),
             ("twilio.idle_timeout_s", self.twilio.idle_timeout_s),
+            ("dashboard_send_timeout_s", self.dashboard_send_timeout_s),
         ];
         for (field, v) in timeouts {
             if !(v.is_finite() && v > 0.0 && v <= 3600.0) {

@@ -14,10 +14,13 @@
 //! `callpulse_token` cookie (set when a page is opened with `?token=`) or as
 //! `Authorization: Bearer`. Live-update sockets never block a worker: each client reads
 //! from a broadcast channel, and one that falls behind skips what it missed (counted in
-//! `callpulse_dashboard_lagged_total`) and is sent a fresh snapshot.
+//! `callpulse_dashboard_lagged_total`) and is sent a fresh snapshot; one that accepts no update
+//! for [`ServerConfig::dashboard_send_timeout_s`] is disconnected (counted in
+//! `callpulse_dashboard_slow_disconnects_total`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -225,7 +228,8 @@ async fn ws_call(
 }
 
 /// Sends a snapshot, then every update, until the client goes or the channel closes. A client
-/// that lags is counted and re-sent a snapshot.
+/// that lags is counted and re-sent a snapshot; one that accepts nothing for the send timeout
+/// is disconnected and counted (its kernel buffers are full: it stopped reading).
 async fn follow(
     mut socket: WebSocket,
     mut rx: broadcast::Receiver<Arc<str>>,
@@ -233,9 +237,24 @@ async fn follow(
     snapshot: impl Fn() -> Option<String>,
 ) {
     let metrics = state.floor.metrics();
+    let timeout = Duration::from_secs_f64(state.config.dashboard_send_timeout_s);
+    // Sends one text message; false when the client is gone or too slow (then counted).
+    let send = async |socket: &mut WebSocket, text: String| -> bool {
+        match tokio::time::timeout(timeout, socket.send(Message::Text(text.into()))).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                tracing::warn!(
+                    timeout_s = timeout.as_secs_f64(),
+                    "dashboard client accepted no update within the send timeout: disconnected"
+                );
+                metrics.dashboard_slow.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    };
     metrics.dashboard_clients.fetch_add(1, Ordering::Relaxed);
     if let Some(text) = snapshot()
-        && socket.send(Message::Text(text.into())).await.is_err()
+        && !send(&mut socket, text).await
     {
         metrics.dashboard_clients.fetch_sub(1, Ordering::Relaxed);
         return;
@@ -244,14 +263,14 @@ async fn follow(
         tokio::select! {
             update = rx.recv() => match update {
                 Ok(text) => {
-                    if socket.send(Message::Text(text.as_ref().into())).await.is_err() {
+                    if !send(&mut socket, text.as_ref().to_owned()).await {
                         break;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     metrics.dashboard_lagged.fetch_add(n, Ordering::Relaxed);
                     if let Some(text) = snapshot()
-                        && socket.send(Message::Text(text.into())).await.is_err()
+                        && !send(&mut socket, text).await
                     {
                         break;
                     }

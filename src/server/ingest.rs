@@ -25,7 +25,7 @@ use super::metrics::Metrics;
 
 /// The wire protocol a call arrived over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// Genesys Cloud AudioHook v2.
     AudioHook,

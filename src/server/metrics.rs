@@ -91,6 +91,8 @@ pub struct Metrics {
     pub dashboard_lagged: AtomicU64,
     /// Dashboard clients connected.
     pub dashboard_clients: AtomicU64,
+    /// Dashboard clients disconnected for not accepting an update within the send timeout.
+    pub dashboard_slow: AtomicU64,
     /// Worker queue messages processed.
     pub worker_messages: AtomicU64,
     /// Time from the arrival of the audio that completed an alert's frame to the alert.
@@ -211,6 +213,12 @@ impl Metrics {
             "counter",
             "Live updates skipped for slow dashboard clients.",
             load(&self.dashboard_lagged),
+        );
+        simple(
+            "callpulse_dashboard_slow_disconnects_total",
+            "counter",
+            "Dashboard clients disconnected for accepting no update within the send timeout.",
+            load(&self.dashboard_slow),
         );
         simple(
             "callpulse_worker_messages_total",

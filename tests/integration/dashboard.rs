@@ -1,6 +1,6 @@
 //! The dashboard in a real browser: headless Chromium driven through chromedriver
-//! (fantoccini), against a server started in-process with two calls streamed in real time
-//! straight into the floor.
+//! (fantoccini), against a server started in-process, with two calls streamed in real time by
+//! `callpulse send` (separate processes): one over AudioHook (signed), one over Twilio.
 //!
 //! Checked: the pages need the token (401 without; the token sets the cookie the pages'
 //! sockets use), the floor shows a tile per live call, an alert appears on the page within
@@ -16,20 +16,23 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use callpulse::server::ingest::{CallIngest, CallOpen, EndReason, Protocol};
-use callpulse::server::{Floor, ServerConfig};
+use callpulse::AnalysisConfig;
+use callpulse::server::ServerConfig;
+use callpulse::server::config::ApiKey;
+use callpulse::server::ingest::Protocol;
 use callpulse::simulate::{RenderOptions, Script, render};
-use callpulse::{AnalysisConfig, Role};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 
 use crate::common::*;
 
 const TOKEN: &str = "dashboard-test-token";
+/// The AudioHook key and secret of the spec's example.
+const AUDIOHOOK_KEY: &str = "SGVsbG8sIEkgYW0gdGhlIEFQSSBrZXkh";
+const AUDIOHOOK_SECRET: &str = "TXlTdXBlclNlY3JldEtleVRlbGxOby0xITJAMyM0JDU=";
+const TWILIO_TOKEN: &str = "dashboard-test-twilio";
 
 /// `name` on the PATH (or in /usr/bin).
 fn which(name: &str) -> Option<PathBuf> {
@@ -92,51 +95,50 @@ impl Drop for Chromedriver {
     }
 }
 
-/// A call streamed in real time (200 ms chunks) on its own thread; ends when the audio does
-/// or when `stop` is set.
-struct Streamer {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+/// `callpulse send` streaming a WAV in real time, as its own process; killed when dropped
+/// (a failed assertion), waited for by [`Sender::finish`].
+struct Sender {
+    child: Child,
+    what: &'static str,
 }
 
-impl Streamer {
-    fn start(mut ingest: CallIngest, rate: u32, agent: Vec<f32>, caller: Vec<f32>) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let handle = std::thread::spawn(move || {
-            let chunk = rate as usize / 5;
-            let start = Instant::now();
-            let len = agent.len().min(caller.len());
-            for (k, from) in (0..len).step_by(chunk).enumerate() {
-                if flag.load(Ordering::Relaxed) {
-                    break;
-                }
-                let due = start + Duration::from_millis(200 * k as u64);
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-                let to = (from + chunk).min(len);
-                ingest.push(vec![agent[from..to].to_vec(), caller[from..to].to_vec()]);
+impl Sender {
+    fn start(what: &'static str, args: &[&str]) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_callpulse"))
+            .arg("send")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start callpulse send");
+        Self { child, what }
+    }
+
+    /// Waits for the sender to end and checks it succeeded.
+    fn finish(mut self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
             }
-            ingest.end(EndReason::Completed);
-        });
-        Self {
-            stop,
-            handle: Some(handle),
+            assert!(Instant::now() < deadline, "{}: send did not end", self.what);
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        if let Some(e) = self.child.stderr.as_mut() {
+            let _ = e.read_to_string(&mut err);
         }
-    }
-
-    fn finish(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            h.join().unwrap();
-        }
+        assert!(status.success(), "{}: send failed: {err}", self.what);
     }
 }
 
-impl Drop for Streamer {
+impl Drop for Sender {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -163,19 +165,6 @@ fn interrupting_call() -> (u32, Vec<f32>, Vec<f32>) {
     let script = Script::parse(&text, &utt).unwrap();
     let call = render(&script, &RenderOptions::default()).unwrap();
     (call.rate, call.agent, call.caller)
-}
-
-fn open(floor: &Floor, external_id: &str, label: &str, rate: u32) -> CallIngest {
-    floor
-        .open_call(CallOpen {
-            protocol: Protocol::Twilio,
-            external_id: external_id.into(),
-            label: label.into(),
-            roles: vec![Role::Agent, Role::Caller],
-            sample_rate: rate,
-            meta: json!({"test": true}),
-        })
-        .unwrap()
 }
 
 /// A plain HTTP/1.1 GET: status line and headers, and the body.
@@ -250,6 +239,12 @@ fn dashboard_in_headless_chromium() {
         dashboard_token: Some(TOKEN.into()),
         ..ServerConfig::default()
     };
+    let mut config = config;
+    config.audiohook.keys.push(ApiKey {
+        key: AUDIOHOOK_KEY.into(),
+        secret: AUDIOHOOK_SECRET.into(),
+    });
+    config.twilio.tokens.push(TWILIO_TOKEN.into());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = rt.spawn(callpulse::server::run(
@@ -333,15 +328,46 @@ fn dashboard_in_headless_chromium() {
         let url = client.current_url().await.unwrap();
         assert!(!url.as_str().contains("token"), "token left in the address: {url}");
 
-        // Two calls, streamed in real time.
+        // Two calls, streamed in real time by `callpulse send`: the interrupting call over
+        // AudioHook, the demo call over Twilio.
         let (rate, agent, caller) = interrupting_call();
-        let a = open(&floor, "CA-interrupt", "Interrupting call", rate);
-        let (demo_rate, demo) = read_wav(&demo_call());
-        let b = open(&floor, "CA-demo", "Auto repairs", demo_rate);
-        let id_a = "CA-interrupt-1";
-        let id_b = "CA-demo-2";
-        let mut stream_a = Streamer::start(a, rate, agent, caller);
-        let mut stream_b = Streamer::start(b, demo_rate, demo[0].clone(), demo[1].clone());
+        let wav_a = dir.path().join("interrupting.wav");
+        write_wav_i16(&wav_a, rate, &[agent, caller]);
+        let demo = demo_call();
+        let sender_a = Sender::start(
+            "audiohook",
+            &[
+                &format!("ws://{addr}/audiohook"),
+                wav_a.to_str().unwrap(),
+                "--api-key",
+                AUDIOHOOK_KEY,
+                "--client-secret",
+                AUDIOHOOK_SECRET,
+            ],
+        );
+        let sender_b = Sender::start(
+            "twilio",
+            &[
+                &format!("ws://{addr}/twilio"),
+                demo.to_str().unwrap(),
+                "--protocol",
+                "twilio",
+                "--token",
+                TWILIO_TOKEN,
+            ],
+        );
+        // The server's ids of the two calls, by protocol.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (id_a, id_b) = loop {
+            let live = floor.calls().live;
+            let id = |p: Protocol| live.iter().find(|t| t.protocol == p).map(|t| t.id.clone());
+            if let (Some(a), Some(b)) = (id(Protocol::AudioHook), id(Protocol::Twilio)) {
+                break (a, b);
+            }
+            assert!(Instant::now() < deadline, "the two calls did not open");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let (id_a, id_b) = (id_a.as_str(), id_b.as_str());
 
         let ids = wait_for(
             &client,
@@ -353,7 +379,9 @@ fn dashboard_in_headless_chromium() {
         .await;
         let mut ids: Vec<String> = serde_json::from_value(ids).unwrap();
         ids.sort();
-        assert_eq!(ids, vec![id_b.to_string(), id_a.to_string()]);
+        let mut expected = vec![id_a.to_string(), id_b.to_string()];
+        expected.sort();
+        assert_eq!(ids, expected);
 
         // The alert, on screen within 1 s of the server raising it.
         let shown = wait_for(
@@ -427,7 +455,8 @@ fn dashboard_in_headless_chromium() {
         .await;
         println!("finished row: {row}");
         assert!(row.as_str().unwrap().contains("0:16"), "{row}");
-        stream_a.finish();
+        assert!(row.as_str().unwrap().contains("audiohook"), "{row}");
+        sender_a.finish();
         screenshot(&client, "floor-finished").await;
 
         // The finished call's page: the summary.
@@ -454,7 +483,7 @@ fn dashboard_in_headless_chromium() {
         .await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         screenshot(&client, "call").await;
-        stream_b.finish();
+        drop(sender_b); // the demo call runs 60 s: stopped here (the server sees a disconnect)
         client.close().await.unwrap();
         drop(driver);
     });

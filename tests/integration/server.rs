@@ -406,3 +406,86 @@ fn send_streams_calls_into_serve_over_both_protocols() {
     let _ = stop_tx.send(());
     runtime.block_on(handle).unwrap().unwrap();
 }
+
+/// A dashboard client that stops reading never slows the analysis: the server's send to it
+/// times out, it is disconnected and counted, and the call is analysed to its end. The client
+/// follows one call's page feed (a timeline point per 100 ms of audio) with a tiny receive
+/// buffer, so the kernel's buffers fill after a few tens of minutes of audio.
+#[test]
+fn a_dashboard_client_that_stops_reading_is_dropped_and_analysis_goes_on() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.dashboard_send_timeout_s = 0.5;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = runtime.spawn(server::run(
+        cfg,
+        AnalysisConfig::default(),
+        move |s| {
+            let _ = addr_tx.send((s.local_addr, Arc::clone(&s.floor)));
+        },
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let (addr, floor) = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut call = open(&floor, "slow-reader", "slow reader").unwrap();
+    let id = call.id().to_owned();
+    // The client: the handshake, then it never reads again.
+    let _client = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(2048).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws/call/{id}"), stream)
+            .await
+            .expect("call page socket");
+        ws
+    });
+    let metrics = Arc::clone(floor.metrics());
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait("the client", &|| {
+        metrics.dashboard_clients.load(Ordering::Relaxed) == 1
+    });
+    let (_, demo) = read_wav(&demo_call());
+    let started = Instant::now();
+    let mut minutes = 0;
+    while metrics.dashboard_slow.load(Ordering::Relaxed) == 0 {
+        assert!(
+            minutes < 300,
+            "the stalled client was never dropped ({minutes} min of audio)"
+        );
+        stream(&mut call, &demo);
+        minutes += 1;
+        // At the analysis' pace: nothing is dropped at the worker queue.
+        wait("the analysis", &|| {
+            metrics.frames_analysed.load(Ordering::Relaxed)
+                >= metrics.frames_in.load(Ordering::Relaxed)
+        });
+    }
+    println!(
+        "stalled client dropped after {minutes} min of audio ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(metrics.dashboard_slow.load(Ordering::Relaxed), 1);
+    wait("the client to be released", &|| {
+        metrics.dashboard_clients.load(Ordering::Relaxed) == 0
+    });
+    call.end(EndReason::Completed);
+    let finished = wait_finished(&floor, &id);
+    assert_eq!(finished.end_reason, EndReason::Completed);
+    assert_eq!(metrics.frames_dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        metrics.frames_analysed.load(Ordering::Relaxed),
+        minutes * demo[0].len() as u64
+    );
+    let _ = stop_tx.send(());
+    runtime.block_on(handle).unwrap().unwrap();
+}

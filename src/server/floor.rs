@@ -24,6 +24,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, TrySendError};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
 use crate::config::AnalysisConfig;
@@ -170,8 +171,9 @@ pub struct CallLive {
     pub timeline: VecDeque<TimelinePoint>,
     /// Recent alerts.
     pub alerts: VecDeque<AlertView>,
-    /// Recent conversation events (output-contract JSON).
-    pub events: VecDeque<serde_json::Value>,
+    /// Recent conversation events (output-contract JSON, kept as text: a parsed value costs
+    /// ten times the memory).
+    pub events: VecDeque<Arc<RawValue>>,
     /// Protocol metadata.
     pub meta: serde_json::Value,
 }
@@ -219,7 +221,7 @@ pub struct CallDetail {
     /// Alerts.
     pub alerts: Vec<AlertView>,
     /// Conversation events.
-    pub events: Vec<serde_json::Value>,
+    pub events: Vec<Arc<RawValue>>,
     /// Protocol metadata.
     pub meta: serde_json::Value,
 }
@@ -596,7 +598,7 @@ pub enum Update<'a> {
         /// The call id.
         call: &'a str,
         /// The event (output-contract JSON).
-        event: &'a serde_json::Value,
+        event: &'a RawValue,
     },
     /// A timeline point of a call (per-call channel only).
     Point {

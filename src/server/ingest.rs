@@ -143,6 +143,10 @@ pub struct CallShared {
     pub frames_dropped: AtomicU64,
     /// Frames received from the wire.
     pub frames_received: AtomicU64,
+    /// Frames of missing audio after the last chunk that reached the queue (dropped or
+    /// announced as a gap), set before `ended`: the worker analyses them as a gap before it
+    /// finalises, so the call's timeline covers all of it.
+    pub trailing_gap: AtomicU64,
 }
 
 impl CallShared {
@@ -156,6 +160,7 @@ impl CallShared {
             end_reason: std::sync::Mutex::new(None),
             frames_dropped: AtomicU64::new(0),
             frames_received: AtomicU64::new(0),
+            trailing_gap: AtomicU64::new(0),
         }
     }
 
@@ -251,9 +256,17 @@ impl CallIngest {
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.pending_gap += frames as u64;
-                self.shared
+                let before = self
+                    .shared
                     .frames_dropped
                     .fetch_add(frames as u64, Ordering::Relaxed);
+                if before == 0 {
+                    tracing::warn!(
+                        call = %self.shared.id,
+                        "analysis queue full: audio dropped and analysed as a gap (this call's \
+                         further drops are counted, not logged)"
+                    );
+                }
                 self.metrics.frames_dropped(frames as u64);
             }
         }
@@ -278,6 +291,9 @@ impl CallIngest {
             return;
         }
         self.done = true;
+        self.shared
+            .trailing_gap
+            .store(self.pending_gap, Ordering::Relaxed);
         if let Ok(mut r) = self.shared.end_reason.lock() {
             *r = Some(reason);
         }

@@ -20,6 +20,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use serde_json::value::RawValue;
 
 use crate::alert::Alert;
 use crate::call::CallAnalyzer;
@@ -295,7 +296,12 @@ impl Worker {
             .or_else(|| run.entry.shared.reason())
             .unwrap_or(EndReason::Disconnected);
         if run.failed.is_none() {
-            let result = catch_unwind(AssertUnwindSafe(|| run.finish(floor)));
+            // `ended` was read with Acquire before this call was chosen for finalising.
+            let trailing = run.entry.shared.trailing_gap.load(Ordering::Relaxed);
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                run.gap(floor, trailing)?;
+                run.finish(floor)
+            }));
             match result {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => run.failed = Some(format!("analysis failed: {e}")),
@@ -315,7 +321,14 @@ impl Worker {
             path.display().to_string()
         });
         let started_at = run.entry.lock().tile.started_at;
-        tracing::info!(call = %id, reason = ?reason, alerts = run.alerts, "call finished");
+        tracing::info!(
+            call = %id,
+            reason = ?reason,
+            alerts = run.alerts,
+            frames_dropped = run.entry.shared.frames_dropped.load(Ordering::Relaxed),
+            gap_frames = run.gap_frames,
+            "call finished"
+        );
         floor.finished(FinishedCall {
             id: id.to_owned(),
             protocol: run.open.protocol,
@@ -354,19 +367,8 @@ impl CallRun {
             );
         }
         self.received_ns = received_ns;
+        self.gap(floor, gap_before)?;
         let n = self.open.roles.len();
-        let mut gap = gap_before;
-        self.gap_frames += gap_before;
-        while gap > 0 {
-            let len = gap.min(GAP_BLOCK as u64) as usize;
-            self.block.reset(n);
-            for p in &mut self.block.parties {
-                p.samples.resize(len, 0.0);
-                p.gap = true;
-            }
-            self.analyse(floor)?;
-            gap -= len as u64;
-        }
         self.block.reset(n);
         for (p, samples) in self.block.parties.iter_mut().zip(parties) {
             p.samples.extend_from_slice(samples);
@@ -378,6 +380,24 @@ impl CallRun {
             .frames_analysed
             .fetch_add(frames, Ordering::Relaxed);
         self.analyse(floor)
+    }
+
+    /// Analyses `frames` frames of missing audio: silence flagged as a gap.
+    fn gap(&mut self, floor: &Floor, frames: u64) -> Result<(), crate::Error> {
+        let n = self.open.roles.len();
+        let mut gap = frames;
+        self.gap_frames += frames;
+        while gap > 0 {
+            let len = gap.min(GAP_BLOCK as u64) as usize;
+            self.block.reset(n);
+            for p in &mut self.block.parties {
+                p.samples.resize(len, 0.0);
+                p.gap = true;
+            }
+            self.analyse(floor)?;
+            gap -= len as u64;
+        }
+        Ok(())
     }
 
     fn analyse(&mut self, floor: &Floor) -> Result<(), crate::Error> {
@@ -428,7 +448,7 @@ impl CallRun {
             }
             Record::Event(e) => {
                 self.write(&record);
-                if let Ok(value) = serde_json::to_value(e) {
+                if let Ok(value) = serde_json::value::to_raw_value(e).map(Arc::<RawValue>::from) {
                     let id = self.entry.shared.id.clone();
                     if self.entry.updates.receiver_count() > 0
                         && let Ok(text) = serde_json::to_string(&Update::Event {

@@ -489,3 +489,47 @@ fn a_dashboard_client_that_stops_reading_is_dropped_and_analysis_goes_on() {
     let _ = stop_tx.send(());
     runtime.block_on(handle).unwrap().unwrap();
 }
+
+/// A client that floods audio faster than the analysis takes it: the full queue drops
+/// chunks (counted per call and in the metrics) and they are analysed as gaps, so the call's
+/// timeline still covers all of its audio, trailing drops included; the call is finalised.
+#[test]
+fn a_flood_is_dropped_counted_and_analysed_as_gaps() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.workers = 1;
+    cfg.queue_messages = 16;
+    let floor = Floor::start(cfg, AnalysisConfig::default()).unwrap();
+    let (_, demo) = read_wav(&demo_call());
+    let mut call = open(&floor, "flood", "flood").unwrap();
+    let id = call.id().to_owned();
+    for _ in 0..5 {
+        stream(&mut call, &demo);
+    }
+    let dropped = call.frames_dropped();
+    call.end(EndReason::Completed);
+    let finished = wait_finished(&floor, &id);
+    let total = 5 * demo[0].len() as u64;
+    println!("flood: {dropped} of {total} frames dropped");
+    assert!(
+        dropped > 0,
+        "a 16-message queue took 5 minutes of audio at once"
+    );
+    assert_eq!(
+        floor.metrics().frames_dropped.load(Ordering::Relaxed),
+        dropped
+    );
+    assert_eq!(
+        floor.metrics().frames_analysed.load(Ordering::Relaxed),
+        total - dropped
+    );
+    let summary = finished.summary.as_ref().expect("a summary");
+    let duration = summary["duration_s"].as_f64().unwrap();
+    assert!(
+        (duration - total as f64 / 8000.0).abs() < 0.02,
+        "the timeline covers all the audio: {duration} s"
+    );
+    floor.shutdown();
+    floor.join();
+}

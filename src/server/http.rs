@@ -58,6 +58,11 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Read buffer of an ingest WebSocket, bytes. The transport's default (128 KiB, allocated up
+/// front) would be most of a call's memory; an AudioHook frame is 3.2 kB and a Twilio message
+/// under 1 kB, and a bigger message still fits (the buffer grows to the message limit).
+pub const INGEST_READ_BUFFER: usize = 16 * 1024;
+
 /// Whether a WebSocket receive error is the transport refusing a message or frame over its
 /// size limit (the client's fault: a protocol error), rather than the connection failing.
 ///

@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 
 use super::super::config::AudioHookConfig;
 use super::super::floor::Floor;
-use super::super::http::{AppState, constant_time_eq, is_oversized};
+use super::super::http::{AppState, INGEST_READ_BUFFER, constant_time_eq, is_oversized};
 use super::super::ingest::{CallIngest, CallOpen, EndReason, Protocol};
 use super::session::{Action, CallEnd, CallSpec, Failure, Session, SessionParams};
 use super::signature::{self, RequestTarget, SignatureError};
@@ -240,7 +240,8 @@ pub async fn upgrade_with(
         organization = %params.organization_id,
         correlation = %params.correlation_id,
     );
-    ws.max_message_size(MAX_MESSAGE_BYTES)
+    ws.read_buffer_size(INGEST_READ_BUFFER)
+        .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| run(socket, params, floor).instrument(span))
 }

@@ -28,8 +28,8 @@ use tracing::Instrument as _;
 
 use crate::server::config::TwilioConfig;
 use crate::server::floor::Floor;
-use crate::server::http::is_oversized;
 use crate::server::http::{AppState, TokenQuery};
+use crate::server::http::{INGEST_READ_BUFFER, is_oversized};
 use crate::server::ingest::{CallIngest, Protocol};
 
 use super::align::AlignConfig;
@@ -72,7 +72,8 @@ pub async fn upgrade(
     let config = Arc::new(session_config(&state.config.twilio));
     let idle = state.config.twilio.idle_timeout();
     let floor = Arc::clone(&state.floor);
-    ws.max_message_size(WS_MAX_MESSAGE_BYTES)
+    ws.read_buffer_size(INGEST_READ_BUFFER)
+        .max_message_size(WS_MAX_MESSAGE_BYTES)
         .max_frame_size(WS_MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| serve(socket, floor, config, query.token, idle))
 }

@@ -743,6 +743,7 @@ mod tests {
         // Nothing more: audio after close is dropped, a vanishing socket ends nothing twice.
         assert!(s.on_binary(&[0xFF, 0xFF], now).is_empty());
         assert!(s.on_socket_closed().is_empty());
+        assert_eq!(s.failure(), None, "a clean close is no failure");
     }
 
     fn assert_protocol_error(a: &[Action], info_part: &str) {
@@ -866,8 +867,10 @@ mod tests {
     fn idle_timeout_and_close_grace() {
         let (mut s, now) = opened(STEREO_PCMU);
         assert!(s.on_tick(now + Duration::from_secs(29)).is_empty());
+        assert_eq!(s.failure(), None);
         let t = now + Duration::from_secs(31);
         let a = s.on_tick(t);
+        assert_eq!(s.failure(), Some(&Failure::IdleTimeout));
         assert!(a.contains(&Action::EndCall(CallEnd::ProtocolError(
             "idle timeout".to_owned()
         ))));

@@ -11,6 +11,7 @@ use axum::Router;
 use axum::extract::WebSocketUpgrade;
 use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
+use callpulse::send::signature::{SignatureHeaders, SignatureParams, sign};
 use callpulse::server::audiohook::{
     CallEnd, CallFloor, CallSink, CallSpec, Failure, signature, upgrade_with,
 };
@@ -155,15 +156,24 @@ async fn connect(
         req.headers_mut().insert(*k, v.parse().unwrap());
     }
     if let (Some(created), Some(k)) = (created, key) {
-        let (input, sig) = signature::sign(
-            path,
-            &format!("127.0.0.1:{port}"),
-            &hdrs[..],
-            k,
+        let authority = format!("127.0.0.1:{port}");
+        let mut components = vec![
+            ("@request-target", path),
+            ("@authority", authority.as_str()),
+        ];
+        components.extend(hdrs.iter().copied());
+        let SignatureHeaders {
+            signature_input: input,
+            signature: sig,
+        } = sign(
+            &components,
+            &SignatureParams {
+                keyid: k.into(),
+                nonce: "bm9uY2Utb2YtYXQtbGVhc3QtMjItY2hhcnM".into(),
+                created: u64::try_from(created).unwrap(),
+                expires: u64::try_from(created + 30).unwrap(),
+            },
             secret,
-            "bm9uY2Utb2YtYXQtbGVhc3QtMjItY2hhcnM",
-            created,
-            created + 30,
         );
         req.headers_mut()
             .insert("signature-input", input.parse().unwrap());

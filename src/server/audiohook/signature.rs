@@ -548,49 +548,6 @@ impl fmt::Display for Bare {
     }
 }
 
-/// Signs a request the way the Genesys client does (for tests and test clients): returns the
-/// `signature-input` and `signature` header values for label `sig1`.
-// The arguments are the signature's inputs, one each; a struct would only rename them.
-#[allow(clippy::too_many_arguments)]
-pub fn sign(
-    request_target: &str,
-    authority: &str,
-    headers: &[(&str, &str)],
-    api_key: &str,
-    secret: &[u8],
-    nonce: &str,
-    created: i64,
-    expires: i64,
-) -> (String, String) {
-    let mut base = String::new();
-    base.push_str(&format!("\"@request-target\": {request_target}\n"));
-    base.push_str(&format!("\"@authority\": {authority}\n"));
-    let mut names = vec![
-        "\"@request-target\"".to_owned(),
-        "\"@authority\"".to_owned(),
-    ];
-    for (n, v) in headers {
-        base.push_str(&format!("{}: {}\n", serialize_string(n), v.trim()));
-        names.push(serialize_string(n));
-    }
-    let params = format!(
-        "({});keyid={};nonce={};alg=\"hmac-sha256\";created={created};expires={expires}",
-        names.join(" "),
-        serialize_string(api_key),
-        serialize_string(nonce)
-    );
-    base.push_str("\"@signature-params\": ");
-    base.push_str(&params);
-    let sig = match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(mut mac) => {
-            mac.update(base.as_bytes());
-            BASE64_STANDARD.encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    };
-    (format!("sig1={params}"), format!("sig1=:{sig}:"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,13 +665,16 @@ mod tests {
         assert_eq!(r, Err(SignatureError::KeyIdMismatch));
     }
 
+    /// The client's signer (`callpulse send`, written separately from this verifier)
+    /// reproduces the example's headers.
     #[test]
     fn sign_reproduces_the_example() {
+        use crate::send::signature::{SignatureParams, sign};
         let secret = decode_secret(SECRET).unwrap();
-        let (input, sig) = sign(
-            "/api/v1/voicebiometrics/ws",
-            "audiohook.example.com",
+        let headers = sign(
             &[
+                ("@request-target", "/api/v1/voicebiometrics/ws"),
+                ("@authority", "audiohook.example.com"),
                 (
                     "audiohook-organization-id",
                     "d7934305-0972-4844-938e-9060eef73d05",
@@ -729,12 +689,15 @@ mod tests {
                 ),
                 ("x-api-key", KEY),
             ],
-            KEY,
+            &SignatureParams {
+                keyid: KEY.into(),
+                nonce: "VGhpc0lzQVVuaXF1ZU5vbmNl".into(),
+                created: CREATED as u64,
+                expires: 3_282_026_430,
+            },
             &secret,
-            "VGhpc0lzQVVuaXF1ZU5vbmNl",
-            CREATED,
-            3_282_026_430,
         );
+        let (input, sig) = (headers.signature_input, headers.signature);
         let h = example();
         assert_eq!(input, h["signature-input"].to_str().unwrap());
         assert_eq!(sig, h["signature"].to_str().unwrap());

@@ -534,29 +534,15 @@ async fn audiohook_refusal_becomes_disconnect() {
 
 #[tokio::test]
 async fn audiohook_against_the_real_floor() {
-    use callpulse::server::{ServerConfig, run};
+    use callpulse::server::ServerConfig;
     let mut config = ServerConfig::default();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.workers = 1;
     config.audiohook = self::config();
     // Short, to test it below; every other step here answers at once.
     config.audiohook.idle_timeout_s = 2.0;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        run(
-            config,
-            callpulse::AnalysisConfig::default(),
-            move |s| {
-                let _ = tx.send((s.local_addr.port(), Arc::clone(&s.floor)));
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        )
-        .await
-    });
-    let (port, floor) = rx.await.unwrap();
+    let server = crate::common::TestServer::start(config).await;
+    let (port, floor) = (server.addr.port(), Arc::clone(&server.floor));
     // A probe first: nothing on the floor.
     let sid = session_id(12);
     let mut ws = connect_ok(port, &sid).await;
@@ -624,6 +610,5 @@ async fn audiohook_against_the_real_floor() {
     }
     assert_eq!(idle(), 1);
     assert_eq!(errors(), 1, "an idle timeout is not a protocol error");
-    let _ = stop_tx.send(());
-    server.await.unwrap().unwrap();
+    server.stop().await;
 }

@@ -185,3 +185,49 @@ pub fn talk(
         captured_at: None,
     }
 }
+
+/// `callpulse serve` running in-process on the current tokio runtime (started with
+/// [`TestServer::start`]); [`TestServer::stop`] shuts it down and checks it ended cleanly.
+/// Dropping it without `stop` stops it too, unchecked.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// Its floor.
+    pub floor: std::sync::Arc<callpulse::server::Floor>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<Result<(), callpulse::Error>>,
+}
+
+impl TestServer {
+    /// Starts the server with `config` and the default analysis; returns once it listens.
+    pub async fn start(config: callpulse::server::ServerConfig) -> Self {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(callpulse::server::run(
+            config,
+            callpulse::AnalysisConfig::default(),
+            move |s| {
+                let _ = ready_tx.send((s.local_addr, std::sync::Arc::clone(&s.floor)));
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let (addr, floor) = tokio::time::timeout(std::time::Duration::from_secs(10), ready_rx)
+            .await
+            .expect("the server listens within 10 s")
+            .expect("the server started");
+        Self {
+            addr,
+            floor,
+            stop,
+            handle,
+        }
+    }
+
+    /// Shuts the server down and waits for it: it must end without an error.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.handle.await.unwrap().unwrap();
+    }
+}

@@ -18,7 +18,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use callpulse::AnalysisConfig;
 use callpulse::server::ServerConfig;
 use callpulse::server::config::ApiKey;
 use callpulse::server::ingest::Protocol;
@@ -245,19 +244,8 @@ fn dashboard_in_headless_chromium() {
         secret: AUDIOHOOK_SECRET.into(),
     });
     config.twilio.tokens.push(TWILIO_TOKEN.into());
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(callpulse::server::run(
-        config,
-        AnalysisConfig::default(),
-        move |s| {
-            let _ = ready_tx.send((s.local_addr, Arc::clone(&s.floor)));
-        },
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    let (addr, floor) = ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let server = rt.block_on(TestServer::start(config));
+    let (addr, floor) = (server.addr, Arc::clone(&server.floor));
     let base = format!("http://{addr}");
 
     // Access rules and headers, over plain HTTP.
@@ -487,7 +475,6 @@ fn dashboard_in_headless_chromium() {
         client.close().await.unwrap();
         drop(driver);
     });
-    let _ = stop_tx.send(());
-    let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), server).await });
+    rt.block_on(server.stop());
     println!("dashboard test took {:.1} s", began.elapsed().as_secs_f64());
 }

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use callpulse::Role;
 use callpulse::config::AnalysisConfig;
+use callpulse::server::ServerConfig;
 use callpulse::server::floor::Floor;
 use callpulse::server::ingest::{CallIngest, CallOpen, EndReason, Protocol, Refusal};
-use callpulse::server::{self, ServerConfig};
 
-use crate::common::{callpulse, demo_call, json_lines, read_wav};
+use crate::common::{TestServer, callpulse, demo_call, json_lines, read_wav};
 
 fn config(dir: &Path) -> ServerConfig {
     ServerConfig {
@@ -220,19 +220,8 @@ fn http_api_needs_the_token_and_metrics_are_exported() {
     let mut cfg = config(dir.path());
     cfg.dashboard_token = Some("let-me-in".into());
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = runtime.spawn(server::run(
-        cfg,
-        AnalysisConfig::default(),
-        move |s| {
-            let _ = addr_tx.send(s.local_addr);
-        },
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let server = runtime.block_on(TestServer::start(cfg));
+    let addr = server.addr;
     let get = |path: &str| -> (u16, String) {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -263,8 +252,7 @@ fn http_api_needs_the_token_and_metrics_are_exported() {
     ] {
         assert!(metrics.contains(name), "{name} missing in\n{metrics}");
     }
-    let _ = stop_tx.send(());
-    runtime.block_on(handle).unwrap().unwrap();
+    runtime.block_on(server.stop());
 }
 
 /// `callpulse send` (the vendor-faithful client, a separate process) against the server:
@@ -289,19 +277,8 @@ fn send_streams_calls_into_serve_over_both_protocols() {
     });
     cfg.twilio.tokens.push("tw-token".into());
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = runtime.spawn(server::run(
-        cfg,
-        AnalysisConfig::default(),
-        move |s| {
-            let _ = addr_tx.send((s.local_addr, Arc::clone(&s.floor)));
-        },
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    let (addr, floor) = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let server = runtime.block_on(TestServer::start(cfg));
+    let (addr, floor) = (server.addr, Arc::clone(&server.floor));
     let wav_arg = wav.to_str().unwrap();
     let ah_url = format!("ws://{addr}/audiohook");
     let out = callpulse(&[
@@ -403,8 +380,7 @@ fn send_streams_calls_into_serve_over_both_protocols() {
         "{text}"
     );
     assert!(text.contains("callpulse_auth_failures_total 1"), "{text}");
-    let _ = stop_tx.send(());
-    runtime.block_on(handle).unwrap().unwrap();
+    runtime.block_on(server.stop());
 }
 
 /// A dashboard client that stops reading never slows the analysis: the server's send to it
@@ -418,19 +394,8 @@ fn a_dashboard_client_that_stops_reading_is_dropped_and_analysis_goes_on() {
     let mut cfg = config(dir.path());
     cfg.dashboard_send_timeout_s = 0.5;
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = runtime.spawn(server::run(
-        cfg,
-        AnalysisConfig::default(),
-        move |s| {
-            let _ = addr_tx.send((s.local_addr, Arc::clone(&s.floor)));
-        },
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    let (addr, floor) = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let server = runtime.block_on(TestServer::start(cfg));
+    let (addr, floor) = (server.addr, Arc::clone(&server.floor));
     let mut call = open(&floor, "slow-reader", "slow reader").unwrap();
     let id = call.id().to_owned();
     // The client: the handshake, then it never reads again.
@@ -486,8 +451,7 @@ fn a_dashboard_client_that_stops_reading_is_dropped_and_analysis_goes_on() {
         metrics.frames_analysed.load(Ordering::Relaxed),
         minutes * demo[0].len() as u64
     );
-    let _ = stop_tx.send(());
-    runtime.block_on(handle).unwrap().unwrap();
+    runtime.block_on(server.stop());
 }
 
 /// A client that floods audio faster than the analysis takes it: the full queue drops

@@ -553,12 +553,13 @@ mod socket {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use callpulse::config::AnalysisConfig;
+    use callpulse::server::ServerConfig;
     use callpulse::server::floor::Floor;
     use callpulse::server::ingest::EndReason;
-    use callpulse::server::{self, ServerConfig};
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
+
+    use crate::common::TestServer;
 
     use super::{SID, TOKEN, connected, media, start, stop};
 
@@ -566,11 +567,7 @@ mod socket {
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >;
 
-    async fn start_server(
-        max_calls: usize,
-    ) -> (SocketAddr, Arc<Floor>, tokio::sync::oneshot::Sender<()>) {
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    async fn start_server(max_calls: usize) -> TestServer {
         let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             workers: 1,
@@ -578,22 +575,7 @@ mod socket {
             ..ServerConfig::default()
         };
         config.twilio.tokens = vec![TOKEN.into()];
-        tokio::spawn(async move {
-            server::run(
-                config,
-                AnalysisConfig::default(),
-                move |s| {
-                    let _ = ready_tx.send((s.local_addr, Arc::clone(&s.floor)));
-                },
-                async move {
-                    let _ = stop_rx.await;
-                },
-            )
-            .await
-            .unwrap();
-        });
-        let (addr, floor) = ready_rx.await.unwrap();
-        (addr, floor, stop_tx)
+        TestServer::start(config).await
     }
 
     async fn connect(addr: SocketAddr, query: &str) -> Ws {
@@ -650,7 +632,8 @@ mod socket {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stream_over_the_socket_is_analysed_and_completed() {
-        let (addr, floor, _stop) = start_server(4).await;
+        let server = start_server(4).await;
+        let (addr, floor) = (server.addr, Arc::clone(&server.floor));
         let mut ws = connect(addr, "").await;
         send(&mut ws, &connected()).await;
         send(&mut ws, &start(1, r#"["inbound","outbound"]"#)).await;
@@ -669,7 +652,8 @@ mod socket {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn wrong_token_over_the_socket_is_closed_with_policy_violation() {
-        let (addr, floor, _stop) = start_server(4).await;
+        let server = start_server(4).await;
+        let (addr, floor) = (server.addr, Arc::clone(&server.floor));
         let mut ws = connect(addr, "?token=wrong").await;
         send(&mut ws, &connected()).await;
         let st = start(1, r#"["inbound"]"#).replace(TOKEN, "wrong");
@@ -682,7 +666,8 @@ mod socket {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn over_capacity_is_try_again_later_and_a_vanished_client_is_disconnected() {
-        let (addr, floor, _stop) = start_server(1).await;
+        let server = start_server(1).await;
+        let (addr, floor) = (server.addr, Arc::clone(&server.floor));
         let mut a = connect(addr, "").await;
         send(&mut a, &connected()).await;
         send(&mut a, &start(1, r#"["inbound"]"#)).await;
@@ -706,7 +691,8 @@ mod socket {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn malformed_json_over_the_socket_is_a_protocol_error() {
-        let (addr, floor, _stop) = start_server(4).await;
+        let server = start_server(4).await;
+        let (addr, floor) = (server.addr, Arc::clone(&server.floor));
         let mut ws = connect(addr, "").await;
         send(&mut ws, &connected()).await;
         send(&mut ws, &start(1, r#"["inbound"]"#)).await;

@@ -231,3 +231,26 @@ impl TestServer {
         self.handle.await.unwrap().unwrap();
     }
 }
+
+/// The script (`callpulse simulate` format) of a 16 s two-party call at `rate` built from the
+/// EmoDB fixtures: the caller interrupts at 1.6 s, the agent talks over the caller at 5.75 s
+/// (one interruption by each party, as `analyze` finds them).
+pub fn interrupting_script(rate: u32) -> String {
+    let utt = root().join("tests/fixtures/utterances");
+    let u = |name: &str| utt.join(name).display().to_string();
+    format!(
+        "rate {rate}\n\
+         caller 0.30 {} gain_db=-3\n\
+         agent  1.00 {} gain_db=-3\n\
+         caller 5.00 {} gain_db=-3\n\
+         agent  5.60 {} gain_db=-3\n\
+         agent  10.0 {} gain_db=-3\n\
+         caller 13.5 {} gain_db=-3\n",
+        u("03a05Wa.wav"),
+        u("08a01Na.wav"),
+        u("03b01Wa.wav"),
+        u("08b01Na.wav"),
+        u("08a05Nb.wav"),
+        u("03a01Nc.wav"),
+    )
+}

@@ -145,22 +145,7 @@ impl Drop for Sender {
 /// over the caller at 5.75 s (`agent_interrupting`, about 6.3 s into the call).
 fn interrupting_call() -> (u32, Vec<f32>, Vec<f32>) {
     let utt = root().join("tests/fixtures/utterances");
-    let u = |name: &str| utt.join(name).display().to_string();
-    let text = format!(
-        "rate 8000\n\
-         caller 0.30 {} gain_db=-3\n\
-         agent  1.00 {} gain_db=-3\n\
-         caller 5.00 {} gain_db=-3\n\
-         agent  5.60 {} gain_db=-3\n\
-         agent  10.0 {} gain_db=-3\n\
-         caller 13.5 {} gain_db=-3\n",
-        u("03a05Wa.wav"),
-        u("08a01Na.wav"),
-        u("03b01Wa.wav"),
-        u("08b01Na.wav"),
-        u("08a05Nb.wav"),
-        u("03a01Nc.wav"),
-    );
+    let text = interrupting_script(8000);
     let script = Script::parse(&text, &utt).unwrap();
     let call = render(&script, &RenderOptions::default()).unwrap();
     (call.rate, call.agent, call.caller)

@@ -15,23 +15,7 @@ use crate::pulse::PulseServer;
 /// A 16 s two-party call at 16 kHz built from the EmoDB fixtures, with one interruption by
 /// each party (as `analyze` finds them).
 fn interrupted_call(dir: &Path) -> PathBuf {
-    let utt = root().join("tests/fixtures/utterances");
-    let u = |name: &str| utt.join(name).display().to_string();
-    let script = format!(
-        "rate 16000\n\
-         caller 0.30 {} gain_db=-3\n\
-         agent  1.00 {} gain_db=-3\n\
-         caller 5.00 {} gain_db=-3\n\
-         agent  5.60 {} gain_db=-3\n\
-         agent  10.0 {} gain_db=-3\n\
-         caller 13.5 {} gain_db=-3\n",
-        u("03a05Wa.wav"),
-        u("08a01Na.wav"),
-        u("03b01Wa.wav"),
-        u("08b01Na.wav"),
-        u("08a05Nb.wav"),
-        u("03a01Nc.wav"),
-    );
+    let script = interrupting_script(16_000);
     let script_path = dir.join("call.txt");
     std::fs::write(&script_path, script).unwrap();
     let wav = dir.join("call.wav");

@@ -449,10 +449,9 @@ impl CallRun {
             Record::Event(e) => {
                 self.write(&record);
                 if let Ok(value) = serde_json::value::to_raw_value(e).map(Arc::<RawValue>::from) {
-                    let id = self.entry.shared.id.clone();
                     if self.entry.updates.receiver_count() > 0
                         && let Ok(text) = serde_json::to_string(&Update::Event {
-                            call: &id,
+                            call: &self.entry.shared.id,
                             event: &value,
                         })
                     {
@@ -489,7 +488,6 @@ impl CallRun {
             t: a.t,
             at: unix_now(),
         };
-        let id = self.entry.shared.id.clone();
         {
             let mut live = self.entry.lock();
             if live.alerts.len() >= ALERTS_KEPT {
@@ -500,7 +498,7 @@ impl CallRun {
             live.tile.alerts = self.alerts;
         }
         let update = Update::Alert {
-            call: &id,
+            call: &self.entry.shared.id,
             alert: &view,
         };
         if let Ok(text) = serde_json::to_string(&update) {
@@ -566,9 +564,8 @@ impl CallRun {
                 live.tile.t = f.t;
             }
             if self.entry.updates.receiver_count() > 0 {
-                let id = self.entry.shared.id.clone();
                 if let Ok(text) = serde_json::to_string(&Update::Point {
-                    call: &id,
+                    call: &self.entry.shared.id,
                     point: &point,
                 }) {
                     let _ = self.entry.updates.send(Arc::from(text));

@@ -122,6 +122,9 @@ impl Stream {
                         self.session.on_shutdown(&mut actions);
                     } else if last.elapsed() >= idle {
                         tracing::info!(idle_s = idle.as_secs_f64(), "idle timeout");
+                        if !self.session.is_closed() {
+                            self.floor.metrics().idle_timeout(Protocol::Twilio);
+                        }
                         self.session.on_idle(&mut actions);
                     }
                 }
@@ -225,9 +228,6 @@ impl Stream {
             // counts those itself.
             close_code::POLICY if close.reason.starts_with("unauthorized") => {
                 metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
-            }
-            close_code::GOING_AWAY if close.reason.starts_with("idle timeout") => {
-                metrics.idle_timeout(Protocol::Twilio);
             }
             close_code::PROTOCOL
             | close_code::UNSUPPORTED

@@ -19,8 +19,16 @@ pub struct AgitationConfig {
     /// Agent speech in the sliding window of the composure rules (default 4 s: speaking rate
     /// needs more syllables than pitch needs frames).
     pub agent_window_s: f32,
-    /// Speech the window needs before its features count (default 1 s).
+    /// Speech the window (or the caller's current turn) needs before its features count
+    /// (default 0.5 s).
     pub min_window_s: f32,
+    /// A pause of the caller's own at least this long (wall clock) starts a new turn, and the
+    /// agitation score then measures the new turn alone (its last `window_s` of speech), once
+    /// it holds `min_window_s` of speech; until then the score of the turn before is held
+    /// (default 1 s; 0 lets one window slide across turns). Without it, the first second of an
+    /// angry turn is averaged with the calm end of the turn before: measured on simulated
+    /// escalation calls, the median alert delay was twice as long.
+    pub turn_pause_s: f32,
     /// Speech over which each party's baseline forms (default 20 s).
     pub baseline_s: f32,
     /// Speech after which the baseline is used; `agitation` is `null` before (default 8 s).
@@ -66,7 +74,8 @@ impl Default for AgitationConfig {
         Self {
             window_s: 1.5,
             agent_window_s: 4.0,
-            min_window_s: 1.0,
+            min_window_s: 0.5,
+            turn_pause_s: 1.0,
             baseline_s: 20.0,
             min_baseline_s: 8.0,
             baseline_quantile: 0.25,
@@ -109,6 +118,7 @@ impl AgitationConfig {
             self.window_s,
             " s",
         )?;
+        in_range("agitation.turn_pause_s", self.turn_pause_s, 0.0, 60.0, " s")?;
         in_range("agitation.baseline_s", self.baseline_s, 1.0, 30.0, " s")?;
         in_range(
             "agitation.min_baseline_s",
@@ -187,6 +197,8 @@ impl AgitationConfig {
     pub fn prosody_for(&self, role: crate::role::Role, hop_s: f32) -> ProsodySettings {
         let mut s = self.prosody(hop_s);
         if role == crate::role::Role::Agent {
+            // The composure rules watch the agent's last seconds of speech across turns.
+            s.turn_pause_frames = 0;
             s.window_frames = (self.agent_window_s / hop_s).round().max(1.0) as usize;
         }
         s
@@ -202,6 +214,7 @@ impl AgitationConfig {
             syllable_prominence_db: self.syllable_prominence_db,
             syllable_gap_frames: (self.syllable_gap_ms / 1000.0 / hop_s).round() as u32,
             music_run_frames: frames(self.music_run_s) as u32,
+            turn_pause_frames: (self.turn_pause_s / hop_s).round() as u32,
             baseline: BaselineSettings {
                 snapshot_s: self.snapshot_s,
                 baseline_s: self.baseline_s,

@@ -109,6 +109,10 @@ pub struct ProsodySettings {
     pub syllable_gap_frames: u32,
     /// Continuous speech beyond this many frames is treated as music or tones.
     pub music_run_frames: u32,
+    /// A pause of the party's own of at least this many frames starts a new turn, and
+    /// [`PartyProsody::relative`] then describes the current turn alone (0: one window sliding
+    /// across turns).
+    pub turn_pause_frames: u32,
     /// Baseline formation and adaptation.
     pub baseline: BaselineSettings,
     /// Frame hop in seconds.
@@ -130,6 +134,10 @@ pub struct PartyProsody {
     snapshot_frames: usize,
     run: u32,
     frames_since_music: u32,
+    /// The current turn's speech (used when `turn_pause_frames` > 0).
+    turn: ProsodyWindow,
+    /// Frames since this party's last speech frame.
+    pause_frames: u32,
 }
 
 impl PartyProsody {
@@ -153,6 +161,12 @@ impl PartyProsody {
                 .max(1),
             run: 0,
             frames_since_music: u32::MAX,
+            turn: ProsodyWindow::new(
+                settings.window_frames,
+                settings.hop_s,
+                settings.min_voiced_frames,
+            ),
+            pause_frames: u32::MAX,
             settings,
         }
     }
@@ -161,6 +175,9 @@ impl PartyProsody {
     /// this frame (pass `false` while the party is judged agitated). Returns `true` when the
     /// frame was speech and entered the window.
     pub fn process(&mut self, f: &PartyFeatures, adapt: bool) -> bool {
+        if !f.active || f.gap {
+            self.pause_frames = self.pause_frames.saturating_add(1);
+        }
         if f.gap {
             self.syllables.reset();
             self.pending_syllables = 0;
@@ -216,6 +233,14 @@ impl PartyProsody {
     }
 
     fn push(&mut self, frame: SpeechFrame, adapt: bool) {
+        let turns = self.settings.turn_pause_frames;
+        if turns > 0 {
+            if self.pause_frames >= turns {
+                self.turn.clear();
+            }
+            self.turn.push(frame);
+        }
+        self.pause_frames = 0;
         self.window.push(frame);
         self.since_snapshot += 1;
         // Snapshots of a full window only: a half-filled window is noisier, and a low quantile of
@@ -240,8 +265,14 @@ impl PartyProsody {
             .then(|| features(&self.window.stats()))
     }
 
-    /// The window's features relative to the baseline, once both exist.
+    /// The features relative to the baseline, once both exist: of the current turn's last
+    /// window of speech when turns are tracked (`turn_pause_frames` > 0, once the turn holds
+    /// `min_window_frames` of speech), otherwise of the sliding window.
     pub fn relative(&self) -> Option<[f32; FEATURES]> {
+        if self.settings.turn_pause_frames > 0 {
+            return (self.baseline.ready() && self.turn.len() >= self.settings.min_window_frames)
+                .then(|| self.baseline.relative(&features(&self.turn.stats())));
+        }
         self.relative_of(&self.window.stats())
     }
 
@@ -262,5 +293,72 @@ impl PartyProsody {
     pub fn since_music_s(&self) -> Option<f32> {
         (self.frames_since_music != u32::MAX)
             .then_some(self.frames_since_music as f32 * self.settings.hop_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agitation::AgitationConfig;
+
+    fn frame(f0_hz: Option<f32>) -> PartyFeatures {
+        PartyFeatures {
+            speech: f0_hz.is_some(),
+            active: f0_hz.is_some(),
+            extent: f0_hz.is_some(),
+            f0_hz,
+            voicing: if f0_hz.is_some() { 0.9 } else { 0.0 },
+            loudness_db: if f0_hz.is_some() { -20.0 } else { -70.0 },
+            ..PartyFeatures::default()
+        }
+    }
+
+    /// 30 s of calm talk at 100 Hz in 2 s spurts, a 2 s pause, then `turn_s` at 200 Hz (12
+    /// semitones up); returns the tracker.
+    fn call(turn_pause_s: f32, turn_s: f32) -> PartyProsody {
+        let config = AgitationConfig {
+            turn_pause_s,
+            ..AgitationConfig::default()
+        };
+        let mut p = PartyProsody::new(config.prosody(0.01));
+        for i in 0..3000 {
+            p.process(&frame((i % 230 < 200).then_some(100.0)), true);
+        }
+        for _ in 0..200 {
+            p.process(&frame(None), true);
+        }
+        for _ in 0..(turn_s * 100.0).round() as usize {
+            p.process(&frame(Some(200.0)), true);
+        }
+        p
+    }
+
+    #[test]
+    fn a_new_turn_is_scored_on_its_own() {
+        // Too little of the new turn yet: no features (the score of the last turn is held).
+        assert_eq!(call(1.0, 0.4).relative(), None);
+        let turn = call(1.0, 0.6).relative().expect("baseline and turn");
+        assert!((turn[0] - 12.0).abs() < 0.1, "{turn:?}");
+        // One window sliding across turns mixes in the calm end of the turn before.
+        let sliding = call(0.0, 0.6).relative().expect("baseline and window");
+        assert!((sliding[0] - 12.0 * 0.6 / 1.5).abs() < 0.1, "{sliding:?}");
+    }
+
+    #[test]
+    fn a_pause_shorter_than_the_turn_pause_keeps_the_turn() {
+        let config = AgitationConfig::default();
+        let mut p = PartyProsody::new(config.prosody(0.01));
+        for i in 0..3000 {
+            p.process(&frame((i % 230 < 200).then_some(100.0)), true);
+        }
+        // 0.5 s pause (< 1 s): the turn goes on, so its window still holds calm speech.
+        for _ in 0..50 {
+            p.process(&frame(None), true);
+        }
+        for _ in 0..60 {
+            p.process(&frame(Some(200.0)), true);
+        }
+        let x = p.relative().expect("features");
+        assert!(x[0] > 1.0 && x[0] < 11.0, "{x:?}");
     }
 }

@@ -55,13 +55,18 @@ fn turns(
     )
 }
 
-/// 9 calm caller turns (about 15 s of speech: a baseline), then 5 angry ones; the first angry
-/// turn is `starts[9]`.
+/// Calm caller turns of [`escalation`]: 13 one-sentence turns hold about 12 s of active speech
+/// (the VAD's talk spurts, pauses excluded), enough for a baseline (8 s of speech after the
+/// first 1.5 s window) before the first angry turn.
+const CALM_TURNS: usize = 13;
+
+/// [`CALM_TURNS`] calm caller turns, then 5 angry ones; the first angry turn is
+/// `starts[CALM_TURNS]`.
 fn escalation() -> (Script, Vec<f64>) {
     turns(
-        14,
+        CALM_TURNS + 5,
         |i| {
-            Some(clip(if i < 9 {
+            Some(clip(if i < CALM_TURNS {
                 CALLER_NEUTRAL[i % 3]
             } else {
                 CALLER_ANGRY[i % 3]
@@ -245,7 +250,7 @@ fn broken_model_files_are_clear_errors() {
 #[test]
 fn an_escalating_caller_raises_an_alert_after_the_first_angry_turn_and_not_before() {
     let (script, starts) = escalation();
-    let onset = starts[9];
+    let onset = starts[CALM_TURNS];
     for telephone in [false, true] {
         let a = analyse(&script, telephone);
         let rising = of_kind(&a.alerts, AlertKind::CallerAgitationRising);
@@ -264,6 +269,11 @@ fn an_escalating_caller_raises_an_alert_after_the_first_angry_turn_and_not_befor
             .map(|f| f.party(Role::Caller).unwrap().agitation)
             .collect();
         assert_eq!(caller[0], None);
+        let before_onset = a.frames.iter().take_while(|f| f.t < onset).count();
+        assert!(
+            caller[before_onset - 1].is_some_and(|x| x < 0.4),
+            "telephone {telephone}: a calm baseline before the first angry turn"
+        );
         assert!(caller.iter().any(|s| s.is_some_and(|x| x >= 0.7)));
         assert!(caller.iter().flatten().all(|x| (0.0..=1.0).contains(x)));
         let s = &a.summary.agitation;
@@ -372,7 +382,10 @@ fn whispering_clipping_and_music_on_hold_neither_panic_nor_storm() {
     let a = analyse_channels(call.rate, hot(&call.agent), hot(&call.caller));
     let rising = of_kind(&a.alerts, AlertKind::CallerAgitationRising);
     assert!(rising.len() <= 2, "{rising:?}");
-    assert!(rising.iter().all(|&t| t >= starts[9]), "{rising:?}");
+    assert!(
+        rising.iter().all(|&t| t >= starts[CALM_TURNS]),
+        "{rising:?}"
+    );
 }
 
 #[test]

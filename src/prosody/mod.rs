@@ -6,7 +6,9 @@
 //! 2. [`window`] keeps the last few seconds of that party's speech and its statistics;
 //! 3. [`baseline`] forms the speaker's own baseline from their first ~20 s of speech;
 //! 4. [`PartyProsody::relative`] gives the window's features minus the baseline, the input of
-//!    the agitation model and of the composure rules ([`crate::agitation`]).
+//!    the agitation model and of the composure rules ([`crate::agitation`]). For the caller the
+//!    window is cut at turn starts (a pause of `turn_pause_frames`): a turn is scored on its
+//!    own speech, not averaged with the end of the turn before.
 //!
 //! The features and their sources (eGeMAPS: F. Eyben et al., "The Geneva Minimalistic Acoustic
 //! Parameter Set (GeMAPS) for Voice Research and Affective Computing", IEEE Trans. Affective

@@ -571,10 +571,7 @@ async fn audiohook_against_the_real_floor() {
         .await
         .unwrap();
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "closed");
-    let t0 = Instant::now();
-    while floor.active() > 0 && t0.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::common::settle(Duration::from_secs(10), || floor.active() == 0).await;
     assert_eq!(floor.active(), 0);
 
     // A protocol error is counted in the metrics.
@@ -584,10 +581,7 @@ async fn audiohook_against_the_real_floor() {
     let mut ws = connect_ok(port, &sid).await;
     ws.send(Message::binary(vec![0xFFu8; 320])).await.unwrap();
     expect_disconnect(&mut ws, "unexpected audio").await;
-    let t0 = Instant::now();
-    while errors() == 0 && t0.elapsed() < Duration::from_secs(5) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::common::settle(Duration::from_secs(5), || errors() > 0).await;
     assert_eq!(errors(), 1);
     let text = floor.metrics().render(0, &[]);
     assert!(
@@ -604,10 +598,7 @@ async fn audiohook_against_the_real_floor() {
         .unwrap();
     assert_eq!(next_json(&mut ws).await.unwrap()["type"], "opened");
     expect_disconnect(&mut ws, "no message for").await;
-    let t0 = Instant::now();
-    while idle() == 0 && t0.elapsed() < Duration::from_secs(5) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crate::common::settle(Duration::from_secs(5), || idle() > 0).await;
     assert_eq!(idle(), 1);
     assert_eq!(errors(), 1, "an idle timeout is not a protocol error");
     server.stop().await;

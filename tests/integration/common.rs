@@ -232,6 +232,15 @@ impl TestServer {
     }
 }
 
+/// Polls `done` every 20 ms on the current tokio runtime until it holds or `limit` has
+/// passed; the caller asserts on the state afterwards, so a timeout fails there with its values.
+pub async fn settle(limit: std::time::Duration, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The script (`callpulse simulate` format) of a 16 s two-party call at `rate` built from the
 /// EmoDB fixtures: the caller interrupts at 1.6 s, the agent talks over the caller at 5.75 s
 /// (one interruption by each party, as `analyze` finds them).

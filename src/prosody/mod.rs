@@ -315,9 +315,9 @@ mod tests {
         }
     }
 
-    /// 30 s of calm talk at 100 Hz in 2 s spurts, a 2 s pause, then `turn_s` at 200 Hz (12
-    /// semitones up); returns the tracker.
-    fn call(turn_pause_s: f32, turn_s: f32) -> PartyProsody {
+    /// A tracker with `turn_pause_s` that has heard 30 s of calm talk at 100 Hz in 2 s spurts
+    /// (a baseline).
+    fn calm(turn_pause_s: f32) -> PartyProsody {
         let config = AgitationConfig {
             turn_pause_s,
             ..AgitationConfig::default()
@@ -326,13 +326,24 @@ mod tests {
         for i in 0..3000 {
             p.process(&frame((i % 230 < 200).then_some(100.0)), true);
         }
-        for _ in 0..200 {
+        p
+    }
+
+    /// `pause_s` of silence, then `turn_s` of speech at 200 Hz (12 semitones up).
+    fn then(mut p: PartyProsody, pause_s: f32, turn_s: f32) -> PartyProsody {
+        let frames = |s: f32| (s * 100.0).round() as usize;
+        for _ in 0..frames(pause_s) {
             p.process(&frame(None), true);
         }
-        for _ in 0..(turn_s * 100.0).round() as usize {
+        for _ in 0..frames(turn_s) {
             p.process(&frame(Some(200.0)), true);
         }
         p
+    }
+
+    /// Calm talk, a 2 s pause, then `turn_s` at 200 Hz.
+    fn call(turn_pause_s: f32, turn_s: f32) -> PartyProsody {
+        then(calm(turn_pause_s), 2.0, turn_s)
     }
 
     #[test]
@@ -348,18 +359,8 @@ mod tests {
 
     #[test]
     fn a_pause_shorter_than_the_turn_pause_keeps_the_turn() {
-        let config = AgitationConfig::default();
-        let mut p = PartyProsody::new(config.prosody(0.01));
-        for i in 0..3000 {
-            p.process(&frame((i % 230 < 200).then_some(100.0)), true);
-        }
         // 0.5 s pause (< 1 s): the turn goes on, so its window still holds calm speech.
-        for _ in 0..50 {
-            p.process(&frame(None), true);
-        }
-        for _ in 0..60 {
-            p.process(&frame(Some(200.0)), true);
-        }
+        let p = then(calm(1.0), 0.5, 0.6);
         let x = p.relative().expect("features");
         assert!(x[0] > 1.0 && x[0] < 11.0, "{x:?}");
     }
